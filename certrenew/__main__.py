@@ -1,0 +1,5 @@
+import sys
+
+from certrenew.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""A simulator of the CertCentral Services API endpoints certrenew uses."""

@@ -1,0 +1,1 @@
+"""The scheduler: decides when certificates are renewed and queues the work."""

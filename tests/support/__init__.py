@@ -1,0 +1,1 @@
+"""Real services and fixtures the tests run against."""

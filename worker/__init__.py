@@ -1,0 +1,1 @@
+"""The worker: Dramatiq actors that talk to CertCentral and install what it issues."""
