@@ -22,6 +22,7 @@ from sandbox.service import SandboxService
 API_PREFIX = "/services/v2"
 ADMIN_PREFIX = "/admin"
 KEY_HEADER = "X-DC-DEVKEY"
+SHUTDOWN_POLL_SECONDS = 0.05
 
 
 class SandboxServer:
@@ -56,12 +57,13 @@ class SandboxServer:
     def start(self) -> None:
         """Serve on a daemon thread; the socket already listens when this returns."""
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name="sandbox-http", daemon=True
+            target=self.serve_forever, name="sandbox-http", daemon=True
         )
         self._thread.start()
 
     def serve_forever(self) -> None:
-        self._http.serve_forever()
+        # A short poll keeps stop() quick: tests start and stop many sandboxes.
+        self._http.serve_forever(poll_interval=SHUTDOWN_POLL_SECONDS)
 
     def stop(self) -> None:
         if self._thread is not None:
