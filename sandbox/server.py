@@ -148,6 +148,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     sandbox: SandboxServer
     protocol_version = "HTTP/1.1"
     server_version = "certrenew-sandbox"
+    # Headers and body go out in one segment: no Nagle / delayed-ACK stalls.
+    disable_nagle_algorithm = True
+    wbufsize = -1
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
