@@ -72,7 +72,7 @@ def seed_order(service: SandboxService, call: Call) -> Answer:
     )  # fmt: skip
     book = service.book
     order = Order(
-        id=book._take("next_order_id"), account=str(body.get("account", "default")),
+        id=book.next_id("next_order_id"), account=str(body.get("account", "default")),
         product=product, status="issued", organization_id=organization_id,
         common_name=body["common_name"], dns_names=list(body.get("dns_names", [])),
         csr=body["csr"], signature_hash=body.get("signature_hash", "sha256"),
@@ -94,7 +94,7 @@ def seed_order(service: SandboxService, call: Call) -> Answer:
         )
     )
     book.orders[order.id] = order
-    request_id = book._take("next_request_id")
+    request_id = book.next_id("next_request_id")
     order.requests.append(
         {
             "id": request_id,

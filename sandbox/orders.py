@@ -137,7 +137,7 @@ class OrderBook:
 
         cert = request.certificate
         order = Order(
-            id=self._take("next_order_id"),
+            id=self.next_id("next_order_id"),
             account=account,
             product=product,
             status="",
@@ -199,7 +199,7 @@ class OrderBook:
         approved = order.skip_approval
         order.requests.append(
             {
-                "id": self._take("next_request_id"),
+                "id": self.next_id("next_request_id"),
                 "type": kind,
                 "status": "approved" if approved else "pending",
                 "date": now.isoformat(),
@@ -260,7 +260,7 @@ class OrderBook:
 
     def record_certificate(self, order: Order, leaf: Any, now: datetime) -> None:
         record = IssuedCertificate(
-            id=self._take("next_certificate_id"),
+            id=self.next_id("next_certificate_id"),
             order_id=order.id,
             pem=pem_text(leaf),
             thumbprint=thumbprint(leaf),
@@ -358,7 +358,7 @@ class OrderBook:
     def has_thumbprint(self, account: str, value: str) -> bool:
         return self.find(account, value) is not None and len(value) == 40
 
-    def _take(self, counter: str) -> int:
+    def next_id(self, counter: str) -> int:
         value: int = getattr(self, counter)
         setattr(self, counter, value + 1)
         return value
