@@ -37,6 +37,9 @@ def choose_action(
     validity_days: int,
 ) -> Action:
     """Reissue while the plan covers the next certificate, else renew."""
+    if now.utcoffset() is None:
+        raise ValueError(f"now must be a timezone-aware datetime (given: {now!r})")
+
     if not is_multi_year_plan:
         return Action("renew", "the order is not a Multi-year Plan")
 

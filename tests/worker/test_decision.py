@@ -79,3 +79,14 @@ def test_the_decision_is_a_frozen_value() -> None:
 
     with pytest.raises(AttributeError):
         action.kind = "renew"  # type: ignore[misc]  # frozen: assignment must fail
+
+
+def test_a_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="now must be a timezone-aware datetime"):
+        choose_action(
+            is_multi_year_plan=True,
+            order_valid_till=date(2028, 1, 1),
+            order_status="issued",
+            now=datetime(2026, 5, 1),  # noqa: DTZ001 - the case under test
+            validity_days=199,
+        )
