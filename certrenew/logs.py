@@ -20,12 +20,14 @@ import sys
 import threading
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from certrenew.config import LoggingSettings
+if TYPE_CHECKING:
+    # Only a type here: certrenew.config imports this module to register the key.
+    from certrenew.config import LoggingSettings
 
 REDACTED = "[redacted]"
 
