@@ -359,7 +359,7 @@ def load_settings(
 
     raw, origins = _read_file(path)
     for variable, value in sorted(environ.items()):
-        if variable.startswith(ENV_PREFIX) and variable != ENV_CONFIG_PATH:
+        if _names_a_setting(variable):
             keys = variable.removeprefix(ENV_PREFIX).lower().split("__")
             secret = keys[-1] in SECRET_SETTINGS
             _set_path(raw, keys, value if secret else _parse_env_value(value))
@@ -398,6 +398,22 @@ def _override_problems(settings: Settings) -> Iterator[Mapping[str, Any]]:
                 for problem in error.errors():
                     location = ("overrides", name, section, *problem["loc"])
                     yield {**problem, "loc": location}
+
+
+# Kubernetes gives every pod variables for each Service of its namespace; a Service
+# named "certrenew" or "certrenew-scheduler" yields CERTRENEW_SERVICE_HOST,
+# CERTRENEW_SCHEDULER_PORT_8080_TCP_ADDR and the like ("Discovering services",
+# kubernetes.io). They are not settings, and must not stop a pod from starting.
+_KUBERNETES_SERVICE_VARIABLE = re.compile(
+    r"[A-Z0-9_]*_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?|PORT"
+    r"|PORT_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)"
+)
+
+
+def _names_a_setting(variable: str) -> bool:
+    if not variable.startswith(ENV_PREFIX) or variable == ENV_CONFIG_PATH:
+        return False
+    return "__" in variable or not _KUBERNETES_SERVICE_VARIABLE.fullmatch(variable)
 
 
 def _read_file(path: Path | None) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
@@ -469,6 +485,10 @@ def _describe(
         return f"{origin}: {key}: unknown setting (check its spelling and section)"
 
     rule = _RULES.get(problem["type"]) or _rule(str(problem["msg"]))
+    if problem["type"] == SOURCE_KIND_ERROR and not isinstance(
+        problem.get("input"), Mapping
+    ):
+        rule = "must be a table (an [[inventory]] entry)"
     if SECRET_SETTINGS & {str(part) for part in location} or not _short(given):
         return f"{origin}: {key}: {rule}"
     return f"{origin}: {key}: {rule} (given: {given!r})"

@@ -119,7 +119,9 @@ def scrub_value(value: Any) -> Any:
 def _scrub_container(value: Any) -> dict[str, Any] | list[Any]:
     if isinstance(value, Mapping):
         return {
-            str(key): REDACTED if is_secret_key(str(key)) else scrub_value(item)
+            scrub_text(str(key)): REDACTED
+            if is_secret_key(str(key))
+            else scrub_value(item)
             for key, item in value.items()
         }
     return [scrub_value(item) for item in value]
@@ -202,6 +204,8 @@ def configure_logging(
         ],
     )
     _install_handler(stream, formatter, level)
+    # Python's warnings become log lines too, through the same scrubber.
+    logging.captureWarnings(True)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

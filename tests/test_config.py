@@ -193,6 +193,15 @@ def test_an_inventory_source_without_kind_is_a_folder_of_files(
     ]
 
 
+def test_an_inventory_entry_that_is_not_a_table_is_named(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, 'inventory = ["/srv/certs"]\n')
+
+    assert problems == [
+        "FILE: inventory[0]: must be a table (an [[inventory]] entry) "
+        "(given: '/srv/certs')"
+    ]
+
+
 def test_a_wrong_value_inside_a_list_is_named_by_its_position(
     tmp_path: Path,
 ) -> None:
@@ -394,6 +403,36 @@ def test_an_environment_variable_for_no_setting_is_named(tmp_path: Path) -> None
     assert problems == [
         "environment variable CERTRENEW_WROKER__THREADS: wroker: unknown setting "
         "(check its spelling and section)"
+    ]
+
+
+def test_kubernetes_service_variables_are_not_taken_for_settings() -> None:
+    # What a pod sees when its namespace has Services named certrenew and
+    # certrenew-scheduler.
+    environ = {
+        "CERTRENEW_SERVICE_HOST": "10.0.0.7",
+        "CERTRENEW_SERVICE_PORT": "8080",
+        "CERTRENEW_SERVICE_PORT_HTTP": "8080",
+        "CERTRENEW_PORT": "tcp://10.0.0.7:8080",
+        "CERTRENEW_PORT_8080_TCP": "tcp://10.0.0.7:8080",
+        "CERTRENEW_PORT_8080_TCP_PROTO": "tcp",
+        "CERTRENEW_PORT_8080_TCP_PORT": "8080",
+        "CERTRENEW_PORT_8080_TCP_ADDR": "10.0.0.7",
+        "CERTRENEW_SCHEDULER_SERVICE_HOST": "10.0.0.8",
+        "CERTRENEW_SCHEDULER_PORT_8080_TCP_ADDR": "10.0.0.8",
+    }
+
+    assert load_settings(None, environ) == Settings()
+
+
+def test_a_variable_with_a_single_underscore_typo_is_still_reported(
+    tmp_path: Path,
+) -> None:
+    problems = problems_of(tmp_path, "", {"CERTRENEW_WORKER_THREADS": "3"})
+
+    assert problems == [
+        "environment variable CERTRENEW_WORKER_THREADS: worker_threads: unknown "
+        "setting (check its spelling and section)"
     ]
 
 

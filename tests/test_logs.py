@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, Literal, NoReturn
@@ -54,6 +55,7 @@ def captured() -> Iterator[Captured]:
     output.configure()
     yield output
     structlog.contextvars.clear_contextvars()
+    logging.captureWarnings(False)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == "certrenew":
@@ -202,6 +204,29 @@ def test_values_under_secret_named_keys_are_redacted_at_any_depth() -> None:
         "api_key_file": "/run/secrets/key",
         "thumbprint": "AB" * 20,
     }
+
+
+def test_a_registered_secret_is_removed_from_keys_and_bytes_too() -> None:
+    register_secret("Zq9-registered-secret-Xw2")
+
+    scrubbed = scrub_value(
+        {
+            "by_key": {"Zq9-registered-secret-Xw2": 1},
+            "raw": b"Zq9-registered-secret-Xw2",
+        }
+    )
+
+    assert scrubbed == {"by_key": {REDACTED: 1}, "raw": REDACTED}
+
+
+def test_python_warnings_go_through_the_same_pipeline(captured: Captured) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("deprecated thing", UserWarning, stacklevel=1)
+
+    [line] = captured.lines()
+    assert line["logger"] == "py.warnings"
+    assert "deprecated thing" in line["event"]
 
 
 def test_a_private_key_block_cut_short_is_removed_to_the_end(
