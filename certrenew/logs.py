@@ -50,8 +50,8 @@ SECRET_KEY_NAMES = frozenset(
 )
 
 # A PEM private key of any kind (PRIVATE KEY, RSA/EC/ENCRYPTED/OPENSSH PRIVATE
-# KEY). A block cut short before its END line is removed to the end of the text.
-# "\\n" is allowed inside so that the repr of bytes holding a key matches too.
+# KEY), across real or escaped line breaks (the repr of bytes holding a key). A
+# block cut short before its END line is removed to the end of the text.
 PRIVATE_KEY_PEM = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
     r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*\Z)",
