@@ -16,6 +16,7 @@ from worker.certcentral import (
     Domain,
     NotFound,
     Organization,
+    OutcomeUnknown,
     StatusChange,
     UnexpectedResponse,
 )
@@ -387,3 +388,23 @@ def test_a_download_without_a_certificate_is_refused(
         client.download_chain(5001)
 
     assert "no PEM certificate in the pem_all download (0 bytes)" in str(caught.value)
+
+
+def test_a_download_that_is_not_ascii_is_refused(
+    server: CannedServer, client: CertCentralClient
+) -> None:
+    server.script(Reply(200, "-----BEGIN CERTIFICATE-----\nÅ\n".encode()))
+
+    with pytest.raises(UnexpectedResponse, match="no PEM certificate"):
+        client.download_chain(5001)
+
+
+def test_an_order_chain_that_is_not_ascii_leaves_the_order_unknown(
+    server: CannedServer, client: CertCentralClient
+) -> None:
+    server.script(
+        Reply(201, {"id": 7004, "certificate_chain": [{"pem": "-----BEGIN Å"}]})
+    )
+
+    with pytest.raises(OutcomeUnknown, match="non-ASCII character at 11"):
+        client.order_certificate("ssl_ev_securesite_flex", ORDER)

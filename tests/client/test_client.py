@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -374,3 +375,16 @@ def test_bad_arguments_are_refused_before_sending(
         call(client)
 
     assert server.received == []
+
+
+def test_one_client_serves_many_threads_at_once(
+    server: CannedServer, client: CertCentralClient
+) -> None:
+    calls = 40
+    server.script(*[Reply(200, {"id": 7001, "status": "issued"})] * calls)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        infos = list(pool.map(lambda _: client.order_info(7001), range(calls)))
+
+    assert {info.status for info in infos} == {"issued"}
+    assert len(server.received) == calls

@@ -348,7 +348,7 @@ class CertCentralClient:
         started = time.monotonic()
         try:
             response = self._http.request(method, path, json=json, params=params)
-        except httpx.TransportError as error:
+        except httpx.RequestError as error:
             duration_seconds = time.monotonic() - started
             self._report(endpoint, None, duration_seconds, waited_seconds, error)
             raise self._transport_error(
@@ -372,7 +372,7 @@ class CertCentralClient:
         status: int | None,
         duration_seconds: float,
         waited_seconds: float,
-        error: httpx.TransportError | None = None,
+        error: httpx.RequestError | None = None,
     ) -> None:
         log.debug(
             "certcentral_call",
@@ -393,7 +393,7 @@ class CertCentralClient:
 
     def _transport_error(
         self,
-        error: httpx.TransportError,
+        error: httpx.RequestError,
         endpoint: str,
         creates: bool,
         alternative_order_id: str | None,
@@ -427,12 +427,6 @@ class CertCentralClient:
             ApiErrorDetail(self._redact(e.code), self._redact(e.message))
             for e in _error_details(response)
         ]
-        log.debug(
-            "certcentral_refused",
-            endpoint=endpoint,
-            status=status,
-            codes=[error.code for error in errors],
-        )
 
         if status == 429:
             return RateLimited(
@@ -554,7 +548,7 @@ def _answer_summary(response: httpx.Response, errors: list[ApiErrorDetail]) -> s
     )
 
 
-def _describe_transport_error(error: httpx.TransportError) -> str:
+def _describe_transport_error(error: httpx.RequestError) -> str:
     if isinstance(error, httpx.TimeoutException):
         kind = {
             httpx.ConnectTimeout: "connect",
@@ -597,7 +591,10 @@ def _certificate_body(response: httpx.Response, endpoint: str, format: str) -> b
     body = response.content
     if not format.startswith("pem"):
         return body
-    text = body.decode("ascii", errors="replace")
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        text = ""
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise UnexpectedResponse(
             endpoint,

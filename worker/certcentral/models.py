@@ -248,7 +248,12 @@ def parse_organizations(data: Mapping[str, Any]) -> list[Organization]:
 def normalize_pem(text: str) -> bytes:
     """PEM text with ``\\n`` line ends and one final newline."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return (lines + "\n").encode("ascii")
+    try:
+        return (lines + "\n").encode("ascii")
+    except UnicodeEncodeError as error:
+        raise ResponseShapeError(
+            f"PEM text holds a non-ASCII character at {error.start}"
+        ) from error
 
 
 def _orders(data: Mapping[str, Any]) -> list[Any]:
