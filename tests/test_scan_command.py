@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from certrenew.commands.scan import PROGRESS_AFTER_ITEMS
 from certrenew.samples import SampleInventory, make_sample_inventory
 
 CERTIFICATE_KEYS = {
@@ -45,20 +47,24 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleInventory:
     return make_sample_inventory(tmp_path_factory.mktemp("sample"), datetime.now(UTC))
 
 
-def certrenew(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
-    # A clean environment: no configuration of the machine leaks in.
+def clean_environment() -> dict[str, str]:
+    """No configuration of the machine leaks in; a wide table never wraps."""
     environment = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith("CERTRENEW_")
     }
     environment["COLUMNS"] = "200"
+    return environment
+
+
+def certrenew(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "certrenew", *map(str, arguments)],
         capture_output=True,
         text=True,
         check=False,
-        env=environment,
+        env=clean_environment(),
     )
 
 
@@ -179,3 +185,58 @@ def test_usage_errors_exit_2_with_a_message(
 
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def run_on_a_terminal(*arguments: str | Path) -> tuple[int, str]:
+    """Run certrenew with stderr on a pseudo-terminal; return status and stderr."""
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "certrenew", *map(str, arguments)],
+            stdout=subprocess.DEVNULL,
+            stderr=terminal,
+            check=False,
+            env=clean_environment(),
+        )
+        os.close(terminal)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal side is closed: everything was read
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(controller)
+    return process.returncode, output.decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def large_inventory(
+    sample: SampleInventory, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Past the item threshold of the progress bar: one pair copied many times."""
+    folder = tmp_path_factory.mktemp("large")
+    certificate = (sample.folder / "api.example.org.crt").read_bytes()
+    key = (sample.folder / "api.example.org.key").read_bytes()
+    for number in range(PROGRESS_AFTER_ITEMS + 20):
+        (folder / f"host{number}.example.org.crt").write_bytes(certificate)
+        (folder / f"host{number}.example.org.key").write_bytes(key)
+    return folder
+
+
+def test_a_long_scan_on_a_terminal_shows_a_progress_bar(large_inventory: Path) -> None:
+    status, terminal_output = run_on_a_terminal("scan", large_inventory)
+
+    assert status == 0
+    assert "scanning" in terminal_output
+    assert "certificates" in terminal_output
+
+
+def test_json_never_shows_a_progress_bar(large_inventory: Path) -> None:
+    status, terminal_output = run_on_a_terminal("scan", "--json", large_inventory)
+
+    assert status == 0
+    assert "scanning" not in terminal_output
