@@ -175,7 +175,7 @@ def _duration(span: timedelta) -> str:
     seconds = span.total_seconds()
     days = seconds / SECONDS_PER_DAY
     if days >= 1:
-        whole = int(days)
+        whole = round(days)
         return f"{whole} day" if whole == 1 else f"{whole} days"
     hours = int(seconds // 3600)
     if hours >= 1:

@@ -140,8 +140,16 @@ class FileSource:
                 f"{self.label}: no certificate named {name!r} "
                 f"({stem}.crt or {stem}.pem in {folder})"
             )
+        key = folder / f"{stem}{KEY_SUFFIX}"
+        sidecar = folder / f"{stem}{SIDECAR_SUFFIX}"
         try:
-            entry = self._read_entry(name, folder, stem, certificate.name)
+            entry = self._read_entry(
+                name,
+                folder,
+                certificate.name,
+                key.name if key.is_file() else None,
+                sidecar.name if sidecar.is_file() else None,
+            )
         except _BadFile as bad:
             raise InventoryError(f"{bad.path}: {bad.reason}") from bad
         if entry is None:
@@ -244,7 +252,13 @@ class FileSource:
             return
 
         try:
-            entry = self._read_entry(name, folder, stem, certificates[0])
+            entry = self._read_entry(
+                name,
+                folder,
+                certificates[0],
+                files.keys.get(stem),
+                files.sidecars.get(stem),
+            )
         except _BadFile as bad:
             yield self._problem(bad.path, bad.reason)
             return
@@ -252,14 +266,24 @@ class FileSource:
             yield entry
 
     def _read_entry(
-        self, name: str, folder: Path, stem: str, certificate_name: str
+        self,
+        name: str,
+        folder: Path,
+        certificate_name: str,
+        key_name: str | None,
+        sidecar_name: str | None,
     ) -> Entry | None:
-        """The entry, or None for a CA certificate without a key (a chain file)."""
+        """The entry, or None for a CA certificate without a key (a chain file).
+
+        The caller says which key and sidecar files exist (from the folder
+        listing when scanning), so no file is looked up twice.
+        """
         certificate_path = folder / certificate_name
+        stem = certificate_name[: -len(".crt")]
         key_path = folder / f"{stem}{KEY_SUFFIX}"
+        has_key = key_name is not None
 
         leaf = _leaf(self._parse_certificates(certificate_path))
-        has_key = key_path.is_file()
         if leaf is None and not has_key:
             log.debug("chain_file_skipped", path=str(certificate_path))
             return None
@@ -278,7 +302,7 @@ class FileSource:
         facts = self._facts(certificate_path, leaf)
         self._check_key(key_path, leaf, facts.thumbprint)
         sidecar_path = folder / f"{stem}{SIDECAR_SUFFIX}"
-        sidecar = self._read_sidecar(sidecar_path)
+        sidecar = self._read_sidecar(sidecar_path) if sidecar_name else {}
         order, policy = self._settings_for(name, sidecar, sidecar_path)
 
         return Entry(
@@ -321,8 +345,6 @@ class FileSource:
             )
 
     def _read_sidecar(self, path: Path) -> dict[str, Any]:
-        if not path.is_file():
-            return {}
         try:
             sidecar = tomllib.loads(self._read(path).decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
