@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from certrenew import __version__, commands
+from certrenew.errors import ConfigError
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -24,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     for module_info in sorted(pkgutil.iter_modules(commands.__path__)):
+        # Modules starting with "_" are helpers the commands share.
+        if module_info.name.startswith("_"):
+            continue
         module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
         module.register(subcommands)
 
@@ -39,7 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
 
-    exit_code: int = handler(arguments)
+    try:
+        exit_code: int = handler(arguments)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"certrenew: configuration error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     return exit_code
 
 

@@ -14,17 +14,21 @@ from the command line or the TOML file itself.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -70,7 +74,19 @@ class CertCentralSettings(Section):
         return url.rstrip("/")
 
     def read_api_key(self) -> str:
-        """The API key, from the environment or the key file; never logged."""
+        """The API key, from the environment or the key file.
+
+        Reading it registers it with the log scrubber, so that no log line written
+        afterwards can hold it.
+        """
+        # Imported here: structlog is not needed to read settings, only to log.
+        from certrenew.logs import register_secret  # noqa: PLC0415
+
+        key = self._read_api_key()
+        register_secret(key)
+        return key
+
+    def _read_api_key(self) -> str:
         if self.api_key is not None:
             return self.api_key.get_secret_value()
         if self.api_key_file is None:
@@ -124,8 +140,24 @@ class KubernetesSourceSettings(Section):
     kubeconfig: Path | None = None
 
 
+SOURCE_KIND_ERROR = "source_kind"
+
+
+def _source_kind(value: Any) -> str | None:
+    # A table without "kind" is a folder of files, the common case.
+    if isinstance(value, Mapping):
+        return str(value.get("kind", "files"))
+    return getattr(value, "kind", None)
+
+
 SourceSettings = Annotated[
-    FileSourceSettings | KubernetesSourceSettings, Field(discriminator="kind")
+    Annotated[FileSourceSettings, Tag("files")]
+    | Annotated[KubernetesSourceSettings, Tag("kubernetes")],
+    Discriminator(
+        _source_kind,
+        custom_error_type=SOURCE_KIND_ERROR,
+        custom_error_message="must be 'files' (the default) or 'kubernetes'",
+    ),
 ]
 
 
@@ -327,20 +359,61 @@ def load_settings(
 
     raw, origins = _read_file(path)
     for variable, value in sorted(environ.items()):
-        if variable.startswith(ENV_PREFIX) and variable != ENV_CONFIG_PATH:
+        if _names_a_setting(variable):
             keys = variable.removeprefix(ENV_PREFIX).lower().split("__")
             secret = keys[-1] in SECRET_SETTINGS
             _set_path(raw, keys, value if secret else _parse_env_value(value))
             origins[tuple(keys)] = f"environment variable {variable}"
 
     _refuse_secrets_in_file(raw, path, origins)
+    file_label = str(path) if path is not None else "defaults"
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as error:
-        file_label = str(path) if path is not None else "defaults"
         raise ConfigError(
             [_describe(problem, origins, file_label) for problem in error.errors()]
         ) from None
+
+    problems = [
+        _describe(problem, origins, file_label)
+        for problem in _override_problems(settings)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _override_problems(settings: Settings) -> Iterator[Mapping[str, Any]]:
+    """Problems of the per-certificate tables, which are checked merged."""
+    for name, override in settings.overrides.items():
+        for section, merge in (
+            ("order", settings.order_for),
+            ("policy", settings.policy_for),
+        ):
+            if not getattr(override, section):
+                continue
+            try:
+                merge(name)
+            except ValidationError as error:
+                for problem in error.errors():
+                    location = ("overrides", name, section, *problem["loc"])
+                    yield {**problem, "loc": location}
+
+
+# Kubernetes gives every pod variables for each Service of its namespace; a Service
+# named "certrenew" or "certrenew-scheduler" yields CERTRENEW_SERVICE_HOST,
+# CERTRENEW_SCHEDULER_PORT_8080_TCP_ADDR and the like ("Discovering services",
+# kubernetes.io). They are not settings, and must not stop a pod from starting.
+_KUBERNETES_SERVICE_VARIABLE = re.compile(
+    r"[A-Z0-9_]*_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?|PORT"
+    r"|PORT_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)"
+)
+
+
+def _names_a_setting(variable: str) -> bool:
+    if not variable.startswith(ENV_PREFIX) or variable == ENV_CONFIG_PATH:
+        return False
+    return "__" in variable or not _KUBERNETES_SERVICE_VARIABLE.fullmatch(variable)
 
 
 def _read_file(path: Path | None) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
@@ -397,19 +470,71 @@ def _describe(
     origins: Mapping[tuple[str, ...], str],
     file_label: str,
 ) -> str:
-    location = tuple(str(part) for part in problem["loc"])
-    # Discriminated unions add the tag to the location; it is not a key anyone wrote.
-    key = ".".join(part for part in location if part not in {"files", "kubernetes"})
-    origin = _origin_of(location, origins) or file_label
-    message = str(problem["msg"]).removeprefix("Value error, ")
-    if problem["type"] == "extra_forbidden":
-        message = "unknown setting (check its spelling and section)"
+    location = _written_location(problem["loc"])
+    given = problem.get("input")
+    if problem["type"] == SOURCE_KIND_ERROR and isinstance(given, Mapping):
+        location = (*location, "kind")
+        given = given.get("kind")
+
+    key = _key_name(location)
+    origin = _origin_of(tuple(str(part) for part in location), origins) or file_label
     if problem["type"] == "missing":
         return f"{origin}: {key}: required setting is missing"
-    given = problem.get("input")
-    if isinstance(given, dict | list) or SECRET_SETTINGS & set(location):
-        return f"{origin}: {key}: {message}"
-    return f"{origin}: {key}: {message} (given: {given!r})"
+    if problem["type"] == "extra_forbidden":
+        # The value is not echoed: a misspelt secret's value is still a secret.
+        return f"{origin}: {key}: unknown setting (check its spelling and section)"
+
+    rule = _RULES.get(problem["type"]) or _rule(str(problem["msg"]))
+    if problem["type"] == SOURCE_KIND_ERROR and not isinstance(
+        problem.get("input"), Mapping
+    ):
+        rule = "must be a table (an [[inventory]] entry)"
+    if SECRET_SETTINGS & {str(part) for part in location} or not _short(given):
+        return f"{origin}: {key}: {rule}"
+    return f"{origin}: {key}: {rule} (given: {given!r})"
+
+
+def _written_location(location: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """The location as the user wrote it, without the source kind's tag."""
+    written: list[str | int] = []
+    for part in location:
+        # The discriminated union adds the tag after a list position; nobody
+        # wrote it as a key.
+        if written and isinstance(written[-1], int) and part in {"files", "kubernetes"}:
+            continue
+        written.append(part)
+    return tuple(written)
+
+
+# Pydantic messages that name Python types rather than what to write.
+_RULES = {"path_type": "must be a path, written as a string"}
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key_name(location: tuple[str | int, ...]) -> str:
+    """``inventory[0].path``, ``overrides."www.example.com".order.product``."""
+    name = ""
+    for part in location:
+        if isinstance(part, int):
+            name += f"[{part}]"
+            continue
+        written = part if _BARE_KEY.fullmatch(part) else json.dumps(part)
+        name += f".{written}" if name else written
+    return name
+
+
+def _rule(message: str) -> str:
+    # Pydantic says "Input should be greater than 0"; the key is the subject here.
+    message = message.removeprefix("Value error, ")
+    return re.sub(r"^(?:Input|Value|List|Dictionary|String) should ", "must ", message)
+
+
+def _short(given: Any) -> bool:
+    """Whether a value is worth echoing: not a whole table or a long list."""
+    if isinstance(given, Mapping):
+        return False
+    return not isinstance(given, list) or len(repr(given)) <= 80
 
 
 def _origin_of(
@@ -418,5 +543,10 @@ def _origin_of(
     for length in range(len(location), 0, -1):
         origin = origins.get(location[:length])
         if origin is not None:
+            return origin
+
+    # An unknown section is reported at the section; the variable named a key in it.
+    for keys, origin in sorted(origins.items()):
+        if keys[: len(location)] == location:
             return origin
     return None

@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from tests.support.redis_server import RedisServer
+from tests.support.sandbox import sandbox  # noqa: F401 - shared fixture
 
 
 @pytest.fixture(scope="session")
