@@ -12,13 +12,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import structlog
-
 from certrenew.errors import CertrenewError
 from certrenew.inventory.entry import Entry, InventorySource, Problem
+from certrenew.logs import get_logger
 from scheduler.policy import Due, renewal_due
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from certrenew.commands.scan import PROGRESS_AFTER_ITEMS
+from certrenew.commands._scanning import PROGRESS_AFTER_ITEMS
 from certrenew.samples import SampleInventory, make_sample_inventory
 
 CERTIFICATE_KEYS = {

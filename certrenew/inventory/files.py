@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import structlog
 from cryptography import x509
 from pydantic import ValidationError
 
@@ -44,8 +43,9 @@ from certrenew.inventory.facts import (
     read_facts,
 )
 from certrenew.inventory.pem import parse_certificates, parse_private_key
+from certrenew.logs import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # Certificates and keys are a few kilobytes; a bundle with a long chain stays
 # far below this. Anything bigger is refused before it is read.
