@@ -1,0 +1,118 @@
+"""Read a certificate once into the facts a renewal needs.
+
+Parsing is done with pyca/cryptography in process: no ``openssl`` subprocess,
+so a scan costs file reading plus parsing and nothing more.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificatePublicKeyTypes,
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from certrenew.errors import InventoryError
+from certrenew.inventory.entry import CertificateFacts, KeyType
+
+# Short names for the EV subject fields (EV guidelines, 9.2), as OpenSSL
+# prints them; RFC 4514 alone would show their dotted OIDs.
+_ATTRIBUTE_NAMES = {
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.BUSINESS_CATEGORY: "businessCategory",
+    NameOID.JURISDICTION_COUNTRY_NAME: "jurisdictionC",
+    NameOID.JURISDICTION_STATE_OR_PROVINCE_NAME: "jurisdictionST",
+    NameOID.JURISDICTION_LOCALITY_NAME: "jurisdictionL",
+}
+
+
+def read_facts(certificate: x509.Certificate) -> CertificateFacts:
+    """The facts of one parsed certificate; InventoryError for a key type
+    certrenew cannot renew (only RSA and EC keys are ordered from DigiCert)."""
+    key_type, key_size = _key_type_and_size(certificate.public_key())
+    return CertificateFacts(
+        subject=certificate.subject.rfc4514_string(_ATTRIBUTE_NAMES),
+        common_name=_common_name(certificate.subject),
+        dns_names=_dns_names(certificate),
+        key_type=key_type,
+        key_size=key_size,
+        signature_hash=_signature_hash_name(certificate),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        thumbprint=thumbprint(certificate),
+        serial_number=f"{certificate.serial_number:X}",
+        issuer=certificate.issuer.rfc4514_string(_ATTRIBUTE_NAMES),
+    )
+
+
+def thumbprint(certificate: x509.Certificate) -> str:
+    """SHA-1 of the DER encoding as 40 uppercase hex digits (API.md,
+    "Thumbprints"): what ``openssl x509 -fingerprint -sha1`` prints, without
+    the colons."""
+    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - the thumbprint is defined as SHA-1; it identifies, it does not protect
+
+
+def is_certificate_authority(certificate: x509.Certificate) -> bool:
+    """True when basicConstraints says CA (RFC 5280, section 4.2.1.9)."""
+    try:
+        constraints = certificate.extensions.get_extension_for_oid(
+            ExtensionOID.BASIC_CONSTRAINTS
+        ).value
+    except x509.ExtensionNotFound:
+        return False
+    return isinstance(constraints, x509.BasicConstraints) and constraints.ca
+
+
+def key_matches_certificate(
+    key: PrivateKeyTypes, certificate: x509.Certificate
+) -> bool:
+    """True when the private key belongs to the certificate's public key."""
+    return _public_key_der(key.public_key()) == _public_key_der(
+        certificate.public_key()
+    )
+
+
+def _public_key_der(key: CertificatePublicKeyTypes | PublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER,
+        serialization.PublicFormat.SubjectPublicKeyInfo,
+    )
+
+
+def _key_type_and_size(key: CertificatePublicKeyTypes) -> tuple[KeyType, int]:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ec", key.curve.key_size
+    raise InventoryError(
+        f"public key type {type(key).__name__} is not supported: "
+        "certrenew renews RSA and EC certificates only"
+    )
+
+
+def _common_name(name: x509.Name) -> str | None:
+    attributes = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not attributes:
+        return None
+    value = attributes[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _dns_names(certificate: x509.Certificate) -> tuple[str, ...]:
+    try:
+        names = certificate.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value
+    except x509.ExtensionNotFound:
+        return ()
+    return tuple(names.get_values_for_type(x509.DNSName))
+
+
+def _signature_hash_name(certificate: x509.Certificate) -> str:
+    # Ed25519 and Ed448 signatures carry no separate hash.
+    algorithm = certificate.signature_hash_algorithm
+    return algorithm.name if algorithm is not None else "none"
