@@ -37,6 +37,6 @@ def config_path_for(args: argparse.Namespace) -> Path | None:
 
 def load_settings_for(args: argparse.Namespace) -> Settings:
     """The validated settings; ConfigError (exit status 2 in ``main``) if wrong."""
-    from certrenew.config import load_settings  # noqa: PLC0415 - kept off --help's path
+    from certrenew.config import load_settings
 
     return load_settings(config_path_for(args), os.environ)

@@ -48,7 +48,7 @@ def register(commands: Any) -> None:
 
 def check_config(args: argparse.Namespace) -> int:
     # Imported when the command runs, so that registering it stays cheap.
-    from certrenew.config import CERTCENTRAL_REGIONS, load_settings  # noqa: PLC0415
+    from certrenew.config import CERTCENTRAL_REGIONS, load_settings
 
     path = config_path_for(args)
     try:

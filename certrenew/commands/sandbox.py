@@ -52,7 +52,7 @@ def read_keys(arguments: argparse.Namespace) -> tuple[str, ...]:
 
 def run(arguments: argparse.Namespace) -> int:
     # Imported here so that `certrenew --help` does not load the sandbox.
-    from sandbox import SandboxConfig, SandboxError, SandboxServer  # noqa: PLC0415
+    from sandbox import SandboxConfig, SandboxError, SandboxServer
 
     try:
         keys = read_keys(arguments)

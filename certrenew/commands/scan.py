@@ -50,7 +50,7 @@ def register(commands: Any) -> None:
 
 def run_scan(arguments: argparse.Namespace) -> int:
     # Imported when the command runs, so that registering it stays cheap.
-    from certrenew.commands import _scanning  # noqa: PLC0415
+    from certrenew.commands import _scanning
 
     settings = load_settings_for(arguments)
     return _scanning.scan_command(

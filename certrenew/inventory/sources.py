@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from certrenew.config import FileSourceSettings, Settings
-from certrenew.errors import ConfigError
 from certrenew.inventory.entry import InventorySource
 from certrenew.inventory.files import FileSource
 
 
-def open_sources(settings: Settings) -> list[InventorySource]:
-    """One source per ``[[inventory]]`` table, in the order configured."""
-    sources: list[InventorySource] = []
-    problems = []
-    for number, source in enumerate(settings.inventory):
-        if isinstance(source, FileSourceSettings):
-            sources.append(FileSource(source.path, settings))
+def build_sources(settings: Settings) -> dict[str, InventorySource]:
+    """One source per ``[[inventory]]`` table, keyed by its label."""
+    sources: dict[str, InventorySource] = {}
+    for source_settings in settings.inventory:
+        if isinstance(source_settings, FileSourceSettings):
+            source: InventorySource = FileSource(source_settings.path, settings)
         else:
-            problems.append(
-                f"inventory[{number}].kind: {source.kind!r} sources are not "
-                "available in this version; use kind = 'files'"
+            # The Kubernetes client is an optional extra: load it only when used.
+            from certrenew.inventory.kubernetes import (  # noqa: PLC0415
+                KubernetesSource,
             )
-    if problems:
-        raise ConfigError(problems)
+
+            source = KubernetesSource(source_settings, settings)
+        sources[source.label] = source
     return sources
+
+
+def open_sources(settings: Settings) -> list[InventorySource]:
+    """The configured sources, in the order configured."""
+    return list(build_sources(settings).values())

@@ -1,0 +1,226 @@
+"""The scheduler's two jobs: scan and enqueue, and sync order status.
+
+Both are plain functions of the runtime and the time, so the scheduler process,
+the embedded mode and the tests run them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from certrenew.inventory import Entry, Problem
+from scheduler.policy import Due
+from scheduler.scan import iter_scan
+from scheduler.spreading import spread_delay_seconds
+from worker.actors import collect_certificate, renew_certificate
+from worker.ledger import RenewalRecord
+from worker.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+# DigiCert answers status-changes for windows of at most 7 days (API.md).
+MAX_STATUS_WINDOW = timedelta(days=7)
+# A submitted order that status-changes has not mentioned for this long is
+# looked up on its own, in case a change fell between two windows.
+LOOKUP_STALE_ORDERS_AFTER = timedelta(hours=1)
+# An issued renewal whose collection has not finished after this long has its
+# collect message sent again (a lost message must not strand it).
+RESEND_COLLECT_AFTER = timedelta(minutes=30)
+# The order status the ledger keeps once a collect message is on its way.
+COLLECTING = "collecting"
+FAILED_ORDER_STATUSES = frozenset({"rejected", "canceled", "revoked", "expired"})
+
+
+@dataclass
+class ScanOutcome:
+    scanned: int = 0
+    due: int = 0
+    queued: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
+    """Claim every due certificate in the ledger and queue its renewal once."""
+    outcome = ScanOutcome()
+    for item in iter_scan(runtime.sources.values(), now):
+        if isinstance(item, Problem):
+            outcome.problems.append(item)
+            continue
+        outcome.scanned += 1
+        if item.due.is_due:
+            outcome.due += 1
+            outcome.queued += _claim_and_enqueue(runtime, item.entry, item.due, now=now)
+
+    log.info(
+        "scan_enqueued",
+        scanned=outcome.scanned,
+        due=outcome.due,
+        queued=outcome.queued,
+        problems=len(outcome.problems),
+    )
+    return outcome
+
+
+def _claim_and_enqueue(
+    runtime: Runtime, entry: Entry, due: Due, *, now: datetime
+) -> int:
+    claimed = runtime.ledger.claim(
+        entry.facts.thumbprint,
+        name=entry.name,
+        source=entry.source,
+        due_at=due.due_at,
+        now=now,
+    )
+    if not claimed:
+        return 0
+
+    delay_seconds = spread_delay_seconds(entry, due, now=now)
+    renew_certificate.send_with_options(
+        args=(entry.source, entry.name, entry.facts.thumbprint),
+        delay=int(delay_seconds * 1000),
+    )
+    log.info(
+        "renewal_queued",
+        certificate=entry.name,
+        thumbprint=entry.facts.thumbprint,
+        reason=due.reason,
+        delay_seconds=round(delay_seconds),
+    )
+    return 1
+
+
+@dataclass
+class SyncOutcome:
+    changes: int = 0
+    collecting: int = 0
+    failed: int = 0
+    looked_up: int = 0
+
+
+def sync_orders(
+    runtime: Runtime, *, now: datetime, since: datetime | None
+) -> SyncOutcome:
+    """Move submitted renewals on from what DigiCert says of their orders."""
+    outcome = SyncOutcome()
+    in_flight = {
+        record.order_id: record
+        for record in runtime.ledger.by_state("submitted")
+        if record.order_id is not None
+    }
+    _resend_stalled_collections(runtime, now=now)
+    if not in_flight:
+        return outcome
+
+    window = min(now - since, MAX_STATUS_WINDOW) if since else MAX_STATUS_WINDOW
+    seconds = max(int(window.total_seconds()) + 60, 60)
+    changes = runtime.client.status_changes(seconds=seconds)
+    seen = set()
+    for change in changes:
+        record = in_flight.get(change.order_id)
+        if record is None:
+            continue
+        seen.add(change.order_id)
+        outcome.changes += 1
+        _apply_status(
+            runtime,
+            record,
+            change.status,
+            change.certificate_id,
+            now=now,
+            outcome=outcome,
+        )
+
+    stale = [
+        record
+        for order_id, record in in_flight.items()
+        if order_id not in seen and now - record.updated_at > LOOKUP_STALE_ORDERS_AFTER
+    ]
+    _look_up_one_by_one(runtime, stale, now=now, outcome=outcome)
+    log.info("sync_finished", **outcome.__dict__)
+    return outcome
+
+
+def _apply_status(
+    runtime: Runtime,
+    record: RenewalRecord,
+    status: str,
+    certificate_id: int | None,
+    *,
+    now: datetime,
+    outcome: SyncOutcome,
+) -> None:
+    if status == "issued" and record.order_status == COLLECTING:
+        return  # its collection is already queued
+    if status == "issued":
+        runtime.ledger.record_order_status(
+            record.thumbprint, order_status=COLLECTING, now=now
+        )
+        _send_collect(runtime, record)
+        outcome.collecting += 1
+    elif status in FAILED_ORDER_STATUSES:
+        runtime.ledger.record_failed(
+            record.thumbprint,
+            code=f"order_{status}",
+            message=f"DigiCert {status} order {record.order_id}",
+            now=now,
+        )
+        outcome.failed += 1
+        log.error(
+            "renewal_failed",
+            certificate=record.name,
+            order_id=record.order_id,
+            code=f"order_{status}",
+        )
+    else:
+        runtime.ledger.record_order_status(
+            record.thumbprint, order_status=status, now=now
+        )
+        _flag_if_pending_too_long(runtime, record, now=now)
+
+
+def _look_up_one_by_one(
+    runtime: Runtime,
+    records: Iterable[RenewalRecord],
+    *,
+    now: datetime,
+    outcome: SyncOutcome,
+) -> None:
+    for record in records:
+        if record.order_id is None:
+            continue
+        info = runtime.client.order_info(record.order_id)
+        outcome.looked_up += 1
+        _apply_status(
+            runtime, record, info.status, info.certificate.id, now=now, outcome=outcome
+        )
+
+
+def _send_collect(runtime: Runtime, record: RenewalRecord) -> None:
+    collect_certificate.send(record.source, record.name, record.thumbprint)
+    log.info("collection_queued", certificate=record.name, order_id=record.order_id)
+
+
+def _resend_stalled_collections(runtime: Runtime, *, now: datetime) -> None:
+    for record in runtime.ledger.by_state("submitted"):
+        if (
+            record.order_status == COLLECTING
+            and now - record.updated_at > RESEND_COLLECT_AFTER
+        ):
+            _send_collect(runtime, record)
+
+
+def _flag_if_pending_too_long(
+    runtime: Runtime, record: RenewalRecord, *, now: datetime
+) -> None:
+    deadline = timedelta(days=runtime.settings.policy.pending_deadline_days)
+    if record.submitted_at is not None and now - record.submitted_at > deadline:
+        log.warning(
+            "renewal_pending_too_long",
+            certificate=record.name,
+            order_id=record.order_id,
+            pending_since=record.submitted_at.isoformat(),
+        )

@@ -1,0 +1,15 @@
+"""The module Dramatiq's worker processes import (``certrenew worker``).
+
+Each worker process reads the settings from ``CERTRENEW_CONFIG`` and the
+environment, sets up logging and its runtime, and registers the actors.
+"""
+
+from __future__ import annotations
+
+from certrenew.config import load_settings
+from certrenew.logs import configure_logging
+from worker.bootstrap import start_runtime
+
+settings = load_settings()
+configure_logging(settings.logging, process="worker")
+runtime = start_runtime(settings)

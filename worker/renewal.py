@@ -1,0 +1,353 @@
+"""Renewing one certificate: DESIGN.md steps 4 and 5.
+
+The ledger record, keyed by the old thumbprint, is read before every step and
+written after it, so that a redelivered message, a retry after a crash or a
+second worker picks up where the last one stopped and never orders twice:
+
+    claimed ─► key_stored ─► submitting ─► submitted ─► issued ─► installed
+                                  │  (intent and alternative_order_id
+                                  │   recorded before the POST)
+                                  └─► after an unknown outcome: look the order
+                                      up by alternative_order_id, adopt it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from certrenew.errors import PermanentError, TransientError
+from certrenew.inventory import Entry, InventorySource
+from worker.certcentral.errors import OutcomeUnknown
+from worker.certcentral.models import OrderCreated, OrderInfo
+from worker.decision import Action, choose_action
+from worker.installation import install_issued
+from worker.keys import (
+    build_csr,
+    generate_private_key,
+    load_private_key,
+    private_key_pem,
+)
+from worker.ledger import RenewalRecord, alternative_order_id
+from worker.payload import (
+    build_order_payload,
+    build_reissue_payload,
+    check_order_payload,
+    check_reissue_payload,
+    ordered_names,
+)
+from worker.runtime import Runtime
+from worker.validity import certificate_validity_days
+
+log = structlog.get_logger(__name__)
+
+# Ledger states in which the order is placed and only collection remains.
+ORDERED_STATES = frozenset({"submitted", "issued"})
+FINISHED_STATES = frozenset({"installed", "failed"})
+
+
+@dataclass(frozen=True)
+class RenewalTarget:
+    source_label: str
+    name: str
+    thumbprint: str
+
+
+def renew(runtime: Runtime, target: RenewalTarget, *, now: datetime) -> None:
+    """Order the replacement of one certificate, at most once."""
+    record = _record_or_claim(runtime, target, now=now)
+    if record.state in FINISHED_STATES or record.state in ORDERED_STATES:
+        log.info("renewal_already_past_ordering", state=record.state)
+        return
+
+    source = runtime.source(target.source_label)
+    entry = source.load(target.name)
+    if entry.facts.thumbprint != target.thumbprint:
+        raise PermanentError(
+            f"certificate {target.name} changed since its renewal was claimed: "
+            f"expected thumbprint {target.thumbprint}, found "
+            f"{entry.facts.thumbprint}; nothing was ordered",
+            code="certificate_changed",
+        )
+
+    try:
+        _order(runtime, source, entry, record, now=now)
+    except TransientError as error:
+        _give_up_near_expiry(runtime, entry, error, now=now)
+        raise
+
+
+def _record_or_claim(
+    runtime: Runtime, target: RenewalTarget, *, now: datetime
+) -> RenewalRecord:
+    record = runtime.ledger.get(target.thumbprint)
+    if record is not None:
+        return record
+
+    # A message sent by hand (`certrenew renew NAME`) or a ledger that lost the
+    # claim: claim it now, so the rest of the path is the same.
+    runtime.ledger.claim(
+        target.thumbprint,
+        name=target.name,
+        source=target.source_label,
+        due_at=now,
+        now=now,
+    )
+    claimed = runtime.ledger.get(target.thumbprint)
+    if claimed is None:
+        raise TransientError(f"the ledger lost the claim of {target.thumbprint}")
+    return claimed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at ordering: what it works on, decided once up front."""
+
+    runtime: Runtime
+    entry: Entry
+    record: RenewalRecord
+    order: OrderInfo
+    csr_pem: str
+    validity_days: int
+    now: datetime
+
+
+def _order(
+    runtime: Runtime,
+    source: InventorySource,
+    entry: Entry,
+    record: RenewalRecord,
+    *,
+    now: datetime,
+) -> None:
+    key_pem = _pending_key(runtime, source, entry, record, now=now)
+    common_name, other_names = ordered_names(entry.facts)
+    csr_pem = build_csr(
+        load_private_key(key_pem),
+        common_name=common_name,
+        dns_names=other_names,
+        signature_hash=entry.order.signature_hash,
+    )
+
+    order = runtime.client.order_info(entry.facts.thumbprint)
+    if order.status == "reissue_pending" and record.state != "submitting":
+        # DigiCert (auto_reissue) or a person is reissuing this order already;
+        # a renewal order now would be paid for twice.
+        raise TransientError(
+            f"order {order.id} is being reissued outside certrenew; waiting for it"
+        )
+    action, validity_days = choose_renewal(entry, order, now=now)
+    log.info(
+        "renewal_action_chosen",
+        action=action.kind,
+        reason=action.reason,
+        order_id=order.id,
+    )
+
+    attempt = Attempt(runtime, entry, record, order, csr_pem, validity_days, now)
+    created = _reissue(attempt) if action.kind == "reissue" else _renew(attempt)
+    if created is not None and created.chain_pem is not None:
+        # Issued at once (organization and domains already validated): the
+        # chain came with the answer, so no download and no wait.
+        if created.certificate_id is not None:
+            runtime.ledger.record_issued(
+                entry.facts.thumbprint, certificate_id=created.certificate_id, now=now
+            )
+        install_issued(runtime, entry, created.chain_pem, key_pem, now=now)
+
+
+def choose_renewal(
+    entry: Entry, order: OrderInfo, *, now: datetime
+) -> tuple[Action, int]:
+    """Reissue or renew, and for how many days the new certificate asks."""
+    unbounded_days = certificate_validity_days(
+        entry.order.cert_validity_days, now, None
+    )
+    action = choose_action(
+        is_multi_year_plan=order.is_multi_year_plan,
+        order_valid_till=order.order_valid_till,
+        order_status=order.status,
+        now=now,
+        validity_days=unbounded_days,
+    )
+    if action.kind == "renew":
+        return action, unbounded_days
+    # A reissued certificate ends with its plan at the latest.
+    days = certificate_validity_days(
+        entry.order.cert_validity_days, now, order.order_valid_till
+    )
+    return action, days
+
+
+def _pending_key(
+    runtime: Runtime,
+    source: InventorySource,
+    entry: Entry,
+    record: RenewalRecord,
+    *,
+    now: datetime,
+) -> bytes:
+    """The renewal's new key, stored durably before any CSR carrying it leaves."""
+    stored = source.load_pending_key(entry.name)
+    if stored is not None and record.state != "claimed":
+        return stored
+    if stored is not None:
+        # A key from an earlier renewal of this entry that never got ordered.
+        log.info("pending_key_replaced")
+
+    key = generate_private_key(
+        entry.order.key,
+        like_type=entry.facts.key_type,
+        like_size=entry.facts.key_size,
+    )
+    key_pem = private_key_pem(key)
+    location = source.store_pending_key(entry.name, key_pem)
+    runtime.ledger.record_key_stored(
+        entry.facts.thumbprint, key_location=location, now=now
+    )
+    return key_pem
+
+
+def _renew(attempt: Attempt) -> OrderCreated | None:
+    runtime, record, now = attempt.runtime, attempt.record, attempt.now
+    alternative_id = alternative_order_id(record.thumbprint, record.generation)
+    payload = build_order_payload(
+        attempt.entry,
+        csr_pem=attempt.csr_pem,
+        alternative_order_id=alternative_id,
+        validity_days=attempt.validity_days,
+        renewal_of_order_id=attempt.order.id,
+    )
+    check_order_payload(payload, now=now)
+
+    if _must_look_before_ordering(runtime, record):
+        adopted = _adopt_existing_order(runtime, record, alternative_id, now=now)
+        if adopted:
+            return None
+
+    runtime.ledger.record_intent(
+        record.thumbprint,
+        action="renew",
+        alternative_order_id=alternative_id,
+        now=now,
+    )
+    created = runtime.client.order_certificate(attempt.entry.order.product, payload)
+    _record_created(runtime, record, created, now=now)
+    return created
+
+
+def _reissue(attempt: Attempt) -> OrderCreated | None:
+    runtime, record, order, now = (
+        attempt.runtime,
+        attempt.record,
+        attempt.order,
+        attempt.now,
+    )
+    payload = build_reissue_payload(
+        attempt.entry, csr_pem=attempt.csr_pem, validity_days=attempt.validity_days
+    )
+    check_reissue_payload(payload, now=now)
+
+    if record.state == "submitting" and order.status != "issued":
+        # The earlier attempt reached DigiCert: the order is already being
+        # reissued. Follow it instead of asking twice.
+        runtime.ledger.record_submitted(
+            record.thumbprint,
+            order_id=order.id,
+            request_ids=[],
+            order_status=order.status,
+            certificate_id=None,
+            now=now,
+        )
+        return None
+
+    runtime.ledger.record_intent(
+        record.thumbprint,
+        action="reissue",
+        alternative_order_id="",
+        now=now,
+    )
+    created = runtime.client.reissue(order.id, payload)
+    _record_created(runtime, record, created, now=now)
+    return created
+
+
+def _must_look_before_ordering(runtime: Runtime, record: RenewalRecord) -> bool:
+    """Whether an order for this renewal may already exist at DigiCert.
+
+    After a POST whose outcome is unknown the ledger says ``submitting``. In the
+    embedded mode the ledger does not outlive the process, so every first order
+    is checked too: that is the guard against a twin after a restart.
+    """
+    return record.state == "submitting" or runtime.embedded
+
+
+def _adopt_existing_order(
+    runtime: Runtime, record: RenewalRecord, alternative_id: str, *, now: datetime
+) -> bool:
+    existing = [
+        found
+        for found in runtime.client.find_by_alternative_order_id(alternative_id)
+        if found.status not in {"rejected", "canceled"}
+    ]
+    if not existing:
+        return False
+
+    adopted = existing[0]
+    log.warning(
+        "order_adopted",
+        order_id=adopted.order_id,
+        alternative_order_id=alternative_id,
+        status=adopted.status,
+    )
+    runtime.ledger.record_submitted(
+        record.thumbprint,
+        order_id=adopted.order_id,
+        request_ids=[],
+        order_status=adopted.status,
+        certificate_id=adopted.certificate_id,
+        now=now,
+    )
+    return True
+
+
+def _record_created(
+    runtime: Runtime, record: RenewalRecord, created: OrderCreated, *, now: datetime
+) -> None:
+    # The request's own status says whether it was approved; the order is
+    # pending until DigiCert has validated and issued it.
+    status = "issued" if created.chain_pem is not None else "pending"
+    runtime.ledger.record_submitted(
+        record.thumbprint,
+        order_id=created.id,
+        request_ids=list(created.request_ids),
+        order_status=status,
+        certificate_id=created.certificate_id,
+        now=now,
+    )
+    log.info("order_submitted", order_id=created.id, status=status)
+
+
+def _give_up_near_expiry(
+    runtime: Runtime, entry: Entry, error: TransientError, *, now: datetime
+) -> None:
+    """Stop retrying once the certificate is too close to expiry to wait.
+
+    By then the expiry alerts have fired; an operator must look, and a renewal
+    that keeps retrying quietly would only hide the problem.
+    """
+    give_up_at = entry.facts.not_after - timedelta(
+        days=runtime.settings.retry.give_up_days_before_expiry
+    )
+    if now < give_up_at:
+        return
+    raise PermanentError(
+        f"gave up retrying: the certificate expires {entry.facts.not_after:%Y-%m-%d}"
+        f" and the last attempt failed: {error}",
+        code="gave_up_near_expiry",
+    ) from error
+
+
+__all__ = ["OutcomeUnknown", "RenewalTarget", "renew"]
