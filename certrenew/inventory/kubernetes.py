@@ -41,7 +41,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,8 @@ class _Secret:
     annotations: dict[str, str]
     # Values base64-encoded, as the API serves them.
     data: dict[str, str]
+    # The object as the API served it, the base of a replace.
+    read: k8s.V1Secret = field(repr=False, compare=False)
 
     @property
     def full_name(self) -> str:
@@ -566,6 +568,7 @@ def _secret_from(secret: k8s.V1Secret) -> _Secret:
             key: value.decode("ascii") if isinstance(value, bytes) else value
             for key, value in (secret.data or {}).items()
         },
+        read=secret,
     )
 
 
@@ -575,20 +578,14 @@ def _body(
     data: Mapping[str, str],
     annotations: Mapping[str, str] | None = None,
 ) -> k8s.V1Secret:
-    """A replace body for a Secret read before: its resourceVersion included."""
-    metadata = k8s.V1ObjectMeta(
-        name=secret.name,
-        namespace=secret.namespace,
-        resource_version=secret.resource_version,
-        annotations=dict(secret.annotations if annotations is None else annotations),
-    )
-    return k8s.V1Secret(
-        api_version="v1",
-        kind="Secret",
-        type=secret.type,
-        metadata=metadata,
-        data=dict(data),
-    )
+    """The object as read, with new data: a replace keeps every other field
+    (labels, owner references, resourceVersion) as it was read."""
+    body = secret.read.model_copy(deep=True)
+    body.api_version, body.kind = "v1", "Secret"
+    body.data = dict(data)
+    if annotations is not None and body.metadata is not None:
+        body.metadata.annotations = dict(annotations)
+    return body
 
 
 def _decoded(secret: _Secret, key: str) -> bytes:
@@ -655,15 +652,15 @@ def _describe_settings_error(
 ) -> str:
     problems = []
     for detail in error.errors():
-        field = str(detail["loc"][0]) if detail["loc"] else ""
+        setting = str(detail["loc"][0]) if detail["loc"] else ""
         rest = ".".join(str(part) for part in detail["loc"][1:])
         message = str(detail["msg"]).removeprefix("Value error, ")
         if detail["type"] == "extra_forbidden":
             message = "unknown setting (check its spelling)"
-        where = f"annotation {prefix}{field}"
-        if field not in given:
+        where = f"annotation {prefix}{setting}"
+        if setting not in given:
             table = prefix.removeprefix(ANNOTATION_PREFIX).rstrip(".")
-            where = f"[overrides.{name!r}.{table}] {field}"
+            where = f"[overrides.{name!r}.{table}] {setting}"
         inner = f" ({rest})" if rest else ""
         problems.append(f"{where}{inner}: {message} (given: {detail.get('input')!r})")
     return f"{name}: " + "; ".join(problems)

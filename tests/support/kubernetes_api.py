@@ -102,7 +102,9 @@ class KubernetesApiServer:
         self._hooks: list[tuple[Request, Callable[[], None]]] = []
         self._lock = threading.Lock()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def url(self) -> str:
