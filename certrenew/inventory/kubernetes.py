@@ -691,7 +691,8 @@ def _thumbprint_or_none(chain_pem: bytes) -> str | None:
 # ---------------------------------------------------------------------------
 # Certificate parsing: a private stand-in for the shared
 # certrenew.inventory.facts (read_facts, key_matches_certificate). Swap these
-# for it when both are merged; the callers above use only these four names.
+# for it when both are merged; the code above calls only _facts_from_pem,
+# _private_key and _key_matches.
 # ---------------------------------------------------------------------------
 
 
