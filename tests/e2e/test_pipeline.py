@@ -96,8 +96,9 @@ def pipeline(
     folder.mkdir()
     with running_sandbox() as sandbox:
         config = tmp_path / "certrenew.toml"
-        write_config(config, redis_url=redis_server.url, base_url=sandbox.base_url,
-                     folder=folder)  # fmt: skip
+        write_config(
+            config, redis_url=redis_server.url, base_url=sandbox.base_url, folder=folder
+        )
         yield Pipeline(sandbox, folder, config, Ledger(redis_client), tmp_path)
 
 
@@ -193,10 +194,15 @@ def test_a_dropped_answer_after_the_order_was_created_never_orders_twice(
     pipeline: Pipeline,
 ) -> None:
     old = {
-        name: seed_certificate(pipeline.sandbox, pipeline.folder, name,
-                               common_name=f"{name}.example.com", validity=DUE)
+        name: seed_certificate(
+            pipeline.sandbox,
+            pipeline.folder,
+            name,
+            common_name=f"{name}.example.com",
+            validity=DUE,
+        )
         for name in ("alpha", "beta", "gamma")
-    }  # fmt: skip
+    }
     seeded_orders = len(pipeline.orders())
     faults = FaultSettings(drop_after_create_rate=1.0)
     pipeline.admin("PUT", "/faults", json=faults.__dict__)
