@@ -123,10 +123,13 @@ class DemoOutcome:
         console.print(table)
         console.print(f"{self.not_due} certificates were not due and were left alone.")
         for problem in self.problems:
-            console.print(f"[yellow]skipped broken file[/yellow] {problem}")
+            console.print(
+                f"[yellow]skipped broken file[/yellow] {problem}", soft_wrap=True
+            )
         console.print(
             f"Renewed inventory (certificates, keys and the previous pairs): "
-            f"[bold]{self.folder}[/bold]  ({elapsed_seconds:.1f} s)"
+            f"[bold]{self.folder}[/bold]  ({elapsed_seconds:.1f} s)",
+            soft_wrap=True,
         )
 
 

@@ -111,6 +111,28 @@ SAMPLE_CERTIFICATES = (
         days_left=100,
         expected_rule="fraction",
     ),
+    # On a three-year Multi-year Plan at the demo's sandbox: renewed by a free
+    # reissue on the same order.
+    SampleCertificate(
+        "plan.example.com",
+        "plan.example.com",
+        ("plan.example.com",),
+        "ec-p256",
+        lifetime_days=199,
+        days_left=40,
+        expected_rule="fraction",
+    ),
+    # Ordered for an organization whose EV validation is still under way: its
+    # renewal waits as pending until DigiCert (the sandbox) validates it.
+    SampleCertificate(
+        "neworg.example.net",
+        "neworg.example.net",
+        ("neworg.example.net", "www.neworg.example.net"),
+        "ec-p256",
+        lifetime_days=398,
+        days_left=60,
+        expected_rule="fraction",
+    ),
     SampleCertificate(
         "www.example.org",
         "www.example.org",
@@ -144,6 +166,7 @@ SAMPLE_CERTIFICATES = (
 BROKEN_NAME = "legacy/old.example.com"
 
 _SIDECARS = {
+    "neworg.example.net": "[order]\norganization_id = 445566\n",
     "shop/www.example.com": '[labels]\nteam = "shop"\n',
     "shop/static.example.com": (
         '[labels]\nteam = "shop"\n\n[policy]\nfloor_days = 45\n\n'

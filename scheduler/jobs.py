@@ -116,7 +116,9 @@ def sync_orders(
         return outcome
 
     window = min(now - since, MAX_STATUS_WINDOW) if since else MAX_STATUS_WINDOW
-    seconds = max(int(window.total_seconds()) + 60, 60)
+    # A minute of overlap, so a change on the boundary is never missed.
+    overlapped = min(window + timedelta(minutes=1), MAX_STATUS_WINDOW)
+    seconds = max(int(overlapped.total_seconds()), 60)
     changes = runtime.client.status_changes(seconds=seconds)
     seen = set()
     for change in changes:

@@ -79,7 +79,7 @@ def test_the_table_shows_every_certificate_the_due_ones_and_the_broken_file(
     assert "EXPIRED 3 days ago" in result.stdout
     assert "under the 30-day floor" in result.stdout
     assert f"{sample.broken_files[0]}: truncated:" in result.stdout
-    assert "6 certificates, 3 due (1 expired), 1 problem" in result.stdout
+    assert "8 certificates, 5 due (1 expired), 1 problem" in result.stdout
 
 
 def test_each_problem_goes_to_the_log_as_one_line(sample: SampleInventory) -> None:
