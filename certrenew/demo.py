@@ -21,7 +21,6 @@ from rich.table import Table
 from certrenew.config import (
     CertCentralSettings,
     FileSourceSettings,
-    OrderSettings,
     SchedulerSettings,
     Settings,
 )
@@ -179,7 +178,6 @@ class DemoRun:
                 base_url=self.sandbox.base_url, api_key=SecretStr(self.api_key)
             ),
             inventory=[FileSourceSettings(path=self.folder)],
-            order=OrderSettings(organization_id=EV_ORGANIZATION_ID),
             scheduler=SchedulerSettings(
                 scan_interval_seconds=3600, sync_interval_seconds=1, http_port=0
             ),

@@ -166,7 +166,6 @@ SAMPLE_CERTIFICATES = (
 BROKEN_NAME = "legacy/old.example.com"
 
 _SIDECARS = {
-    "neworg.example.net": "[order]\norganization_id = 445566\n",
     "shop/www.example.com": '[labels]\nteam = "shop"\n',
     "shop/static.example.com": (
         '[labels]\nteam = "shop"\n\n[policy]\nfloor_days = 45\n\n'

@@ -105,6 +105,7 @@ def _plan(
             alternative_order_id=alternative_order_id(entry.facts.thumbprint, 1),
             validity_days=validity_days,
             renewal_of_order_id=order.id,
+            previous_organization_id=order.organization_id,
         )
         check_order_payload(payload, now=now)
     return RenewalPlan(

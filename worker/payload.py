@@ -84,8 +84,14 @@ def build_order_payload(
     alternative_order_id: str,
     validity_days: int,
     renewal_of_order_id: int | None,
+    previous_organization_id: int | None = None,
 ) -> dict[str, Any]:
-    """The body of a renewal order for ``entry.order.product``."""
+    """The body of a renewal order for ``entry.order.product``.
+
+    Without an organization in the settings, the renewal is ordered for the
+    organization of the order it renews (``previous_organization_id``): an EV
+    certificate names its organization, and the renewal must name the same.
+    """
     settings = entry.order
     payload: dict[str, Any] = {
         "certificate": _certificate(
@@ -102,8 +108,9 @@ def build_order_payload(
         "disable_ct": settings.disable_ct,
         "payment_method": settings.payment_method,
     }
-    if settings.organization_id is not None:
-        payload["organization"] = {"id": settings.organization_id}
+    organization_id = settings.organization_id or previous_organization_id
+    if organization_id is not None:
+        payload["organization"] = {"id": organization_id}
     if renewal_of_order_id is not None:
         payload["renewal_of_order_id"] = renewal_of_order_id
     if settings.container_id is not None:

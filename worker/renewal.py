@@ -219,6 +219,7 @@ def _renew(attempt: Attempt) -> OrderCreated | None:
         alternative_order_id=alternative_id,
         validity_days=attempt.validity_days,
         renewal_of_order_id=attempt.order.id,
+        previous_organization_id=attempt.order.organization_id,
     )
     check_order_payload(payload, now=now)
 

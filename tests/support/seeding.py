@@ -49,9 +49,5 @@ def seed_certificate(
     )
     (folder / f"{name}.key").write_bytes(key_pem)
     (folder / f"{name}.key").chmod(0o600)
-    if organization_id != VALIDATED_ORG:
-        # The renewal orders for the organization the certificate names.
-        sidecar = folder / f"{name}.certrenew.toml"
-        sidecar.write_text(f"[order]\norganization_id = {organization_id}\n")
     thumbprint: str = seeded["thumbprint"]
     return thumbprint

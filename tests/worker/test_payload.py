@@ -778,3 +778,22 @@ def test_the_payload_error_is_permanent_and_lists_every_problem() -> None:
     assert caught.value.code == "invalid_payload"
     assert str(caught.value) == "; ".join(caught.value.problems)
     assert len(caught.value.problems) == 4
+
+
+def test_without_a_configured_organization_the_renewal_keeps_the_old_orders(
+    csr_pem: str,
+) -> None:
+    def organization(configured: int | None, previous: int | None) -> Any:
+        payload = build_order_payload(
+            entry(organization_id=configured),
+            csr_pem=csr_pem,
+            alternative_order_id="certrenew" + "A" * 40 + "g1",
+            validity_days=199,
+            renewal_of_order_id=7,
+            previous_organization_id=previous,
+        )
+        return payload.get("organization")
+
+    assert organization(None, 445566) == {"id": 445566}
+    assert organization(112233, 445566) == {"id": 112233}
+    assert organization(None, None) is None
