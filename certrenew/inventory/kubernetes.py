@@ -48,10 +48,7 @@ from typing import Any
 import structlog
 import urllib3
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.x509.oid import ExtensionOID, NameOID
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -69,9 +66,14 @@ from certrenew.inventory.entry import (
     CertificateFacts,
     Entry,
     Installed,
-    KeyType,
     Problem,
 )
+from certrenew.inventory.facts import (
+    is_certificate_authority,
+    key_matches_certificate,
+    read_facts,
+)
+from certrenew.inventory.pem import parse_certificates, parse_private_key
 
 log = structlog.get_logger(__name__)
 
@@ -203,7 +205,7 @@ class KubernetesSource:
 
         leaf, facts = _facts_from_pem(chain_pem, f"{name}: {CERTIFICATE_KEY}")
         key = _private_key(key_pem, f"{name}: {PRIVATE_KEY_KEY}")
-        if not _key_matches(key, leaf):
+        if not key_matches_certificate(key, leaf):
             raise InventoryError(
                 f"{name}: {PRIVATE_KEY_KEY}: key does not match the certificate "
                 f"in {CERTIFICATE_KEY} (thumbprint {facts.thumbprint}): the "
@@ -674,7 +676,7 @@ def _check_pair(name: str, chain_pem: bytes, key_pem: bytes) -> None:
         key = _private_key(key_pem, "the new key")
     except InventoryError as error:
         raise InventoryError(f"{name}: cannot install: {error}") from error
-    if not _key_matches(key, leaf):
+    if not key_matches_certificate(key, leaf):
         raise InventoryError(
             f"{name}: cannot install: the issued certificate does not match the "
             "new key; nothing was changed"
@@ -688,116 +690,24 @@ def _thumbprint_or_none(chain_pem: bytes) -> str | None:
         return None
 
 
-# ---------------------------------------------------------------------------
-# Certificate parsing: a private stand-in for the shared
-# certrenew.inventory.facts (read_facts, key_matches_certificate). Swap these
-# for it when both are merged; the code above calls only _facts_from_pem,
-# _private_key and _key_matches.
-# ---------------------------------------------------------------------------
-
-
 def _facts_from_pem(
     chain_pem: bytes, where: str
 ) -> tuple[x509.Certificate, CertificateFacts]:
     """The leaf (the first certificate: leaf first, chain after) and its facts."""
     try:
-        certificates = x509.load_pem_x509_certificates(chain_pem)
-    except ValueError as error:
-        raise InventoryError(
-            f"{where}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----):"
-            f" {error}"
-        ) from error
-    leaf = certificates[0]
-    if _is_ca(leaf):
+        leaf = parse_certificates(chain_pem, where)[0]
+    except InventoryError as error:
+        raise InventoryError(f"{where}: {error}") from error
+    if is_certificate_authority(leaf):
         raise InventoryError(
             f"{where}: the first certificate is a CA certificate; it must be the "
             "leaf, followed by its chain"
         )
-
-    key_type, key_size = _key_type_and_size(leaf, where)
-    facts = CertificateFacts(
-        subject=leaf.subject.rfc4514_string(),
-        common_name=_common_name(leaf),
-        dns_names=_dns_names(leaf),
-        key_type=key_type,
-        key_size=key_size,
-        signature_hash=(
-            leaf.signature_hash_algorithm.name
-            if leaf.signature_hash_algorithm
-            else "none"
-        ),
-        not_before=leaf.not_valid_before_utc,
-        not_after=leaf.not_valid_after_utc,
-        # SHA-1 of the DER, uppercase hex (API.md, "Thumbprints").
-        thumbprint=leaf.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - the thumbprint is defined as SHA-1; it identifies, it does not protect
-        serial_number=f"{leaf.serial_number:X}",
-        issuer=leaf.issuer.rfc4514_string(),
-    )
-    return leaf, facts
+    return leaf, read_facts(leaf)
 
 
 def _private_key(key_pem: bytes, where: str) -> PrivateKeyTypes:
     try:
-        return serialization.load_pem_private_key(key_pem, password=None)
-    except TypeError as error:
-        raise InventoryError(
-            f"{where}: the private key is encrypted; certrenew needs it unencrypted"
-        ) from error
-    except ValueError as error:
-        raise InventoryError(
-            f"{where}: not a PEM private key (expected -----BEGIN PRIVATE KEY-----)"
-        ) from error
-
-
-def _key_matches(key: PrivateKeyTypes, certificate: x509.Certificate) -> bool:
-    def der(public: Any) -> bytes:
-        encoded: bytes = public.public_bytes(
-            serialization.Encoding.DER,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-        return encoded
-
-    return der(key.public_key()) == der(certificate.public_key())
-
-
-def _is_ca(certificate: x509.Certificate) -> bool:
-    try:
-        extension = certificate.extensions.get_extension_for_oid(
-            ExtensionOID.BASIC_CONSTRAINTS
-        )
-    except x509.ExtensionNotFound:
-        return False
-    return isinstance(extension.value, x509.BasicConstraints) and extension.value.ca
-
-
-def _key_type_and_size(
-    certificate: x509.Certificate, where: str
-) -> tuple[KeyType, int]:
-    public = certificate.public_key()
-    if isinstance(public, rsa.RSAPublicKey):
-        return "rsa", public.key_size
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        return "ec", public.curve.key_size
-    raise InventoryError(
-        f"{where}: public key type {type(public).__name__} is not supported: "
-        "certrenew "
-        "renews RSA and EC certificates only"
-    )
-
-
-def _common_name(certificate: x509.Certificate) -> str | None:
-    attributes = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not attributes:
-        return None
-    value = attributes[0].value
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
-def _dns_names(certificate: x509.Certificate) -> tuple[str, ...]:
-    try:
-        names = certificate.extensions.get_extension_for_class(
-            x509.SubjectAlternativeName
-        ).value
-    except x509.ExtensionNotFound:
-        return ()
-    return tuple(names.get_values_for_type(x509.DNSName))
+        return parse_private_key(key_pem, where)
+    except InventoryError as error:
+        raise InventoryError(f"{where}: {error}") from error

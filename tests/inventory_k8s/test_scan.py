@@ -268,7 +268,7 @@ def test_a_wrong_key_or_a_broken_certificate_is_a_problem_while_others_scan(
         "certificate; it must be the leaf, followed by its chain",
     }
     assert problems["web/broken"].startswith(
-        "web/broken: tls.crt: not a PEM certificate"
+        "web/broken: tls.crt: not a PEM file: no '-----BEGIN CERTIFICATE-----' line"
     )
 
 
@@ -284,8 +284,7 @@ def test_a_secret_whose_key_is_not_pem_is_a_problem(
     assert problem == Problem(
         "kubernetes:web",
         "web/shop",
-        "web/shop: tls.key: not a PEM private key (expected -----BEGIN PRIVATE "
-        "KEY-----)",
+        "web/shop: tls.key: not a PEM file: no '-----BEGIN PRIVATE KEY-----' line",
     )
     assert base64.b64decode(secret["data"]["tls.key"]) == b"garbage"
 
