@@ -15,7 +15,7 @@ from worker.certcentral import (
     OutcomeUnknown,
     UnexpectedResponse,
 )
-from worker.certcentral.client import _without_frames
+from worker.certcentral.answers import without_frames
 
 ORDER = {"alternative_order_id": "renewal-C3D4", "certificate": {}}
 
@@ -155,7 +155,7 @@ def _raise_translated(*, drop_frames: bool) -> None:
     try:
         _fail_while_holding_the_key()
     except httpx.WriteError as error:
-        cause = _without_frames(error) if drop_frames else error
+        cause = without_frames(error) if drop_frames else error
         raise OutcomeUnknown("POST /x", None, [], reason="write") from cause
 
 

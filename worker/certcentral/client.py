@@ -13,25 +13,30 @@ around its state, and this class changes nothing after construction.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypeVar
-from urllib.parse import quote
 
 import httpx
 import structlog
 
 from certrenew import __version__
-from certrenew.errors import ConfigError, PayloadError, PermanentError
+from certrenew.errors import ConfigError, PermanentError
+from worker.certcentral.answers import (
+    answer_summary,
+    certificate_body,
+    describe_transport_error,
+    error_details,
+    json_object,
+    permanent_error,
+    without_frames,
+)
 from worker.certcentral.errors import (
     ApiErrorDetail,
-    ApiKeyRejected,
     ApiPermanentError,
-    ApiPermissionDenied,
     ApiTransientError,
     NotFound,
     OutcomeUnknown,
@@ -47,11 +52,18 @@ from worker.certcentral.models import (
     Organization,
     ResponseShapeError,
     StatusChange,
-    normalize_pem,
     parse_alternate_orders,
     parse_orders,
     parse_organizations,
     parse_status_changes,
+)
+from worker.certcentral.paths import (
+    check_alternative_order_id,
+    check_base_url,
+    path_format,
+    path_id,
+    path_segment,
+    required_alternative_order_id,
 )
 
 log = structlog.get_logger(__name__)
@@ -61,9 +73,6 @@ USER_AGENT = f"certrenew/{__version__}"
 # API.md, "Other endpoints": status-changes looks back at most 7 days.
 MAX_STATUS_WINDOW_MINUTES = 7 * 24 * 60
 MAX_PAGE_SIZE = 1000
-# API.md: the client's own order id is at most 64 characters.
-MAX_ALTERNATIVE_ORDER_ID_LENGTH = 64
-DOWNLOAD_FORMATS = frozenset({"pem_all", "pem_noroot", "pem_nointermediate", "p7b"})
 
 Method = Literal["GET", "POST", "PUT"]
 T = TypeVar("T")
@@ -111,7 +120,7 @@ class CertCentralClient:
         transport: httpx.BaseTransport | None = None,
         max_rate_wait_seconds: float = 30,
     ) -> None:
-        _check_base_url(base_url)
+        check_base_url(base_url)
         if not api_key.strip():
             raise ConfigError(["certcentral.api_key: the API key is empty"])
         if not timeout_seconds > 0:
@@ -173,9 +182,9 @@ class CertCentralClient:
         whose answer was lost is found again. A timeout after sending, a dropped
         connection or a 5xx raises ``OutcomeUnknown``.
         """
-        alternative_order_id = _required_alternative_order_id(payload)
+        alternative_order_id = required_alternative_order_id(payload)
         endpoint = "POST /order/certificate/{product}"
-        path = f"/order/certificate/{_segment(product, 'product')}"
+        path = f"/order/certificate/{path_segment(product, 'product')}"
         response = self._call(
             "POST",
             endpoint,
@@ -193,7 +202,7 @@ class CertCentralClient:
         (``reissue_pending`` means the reissue was taken) before posting again.
         """
         endpoint = "POST /order/certificate/{order_id}/reissue"
-        path = f"/order/certificate/{_id(order_id, 'order_id')}/reissue"
+        path = f"/order/certificate/{path_id(order_id, 'order_id')}/reissue"
         response = self._call("POST", endpoint, path, json=payload, creates=True)
         return self._created(response, endpoint, None)
 
@@ -202,7 +211,7 @@ class CertCentralClient:
         self._call(
             "PUT",
             "PUT /order/certificate/{order_id}/status",
-            f"/order/certificate/{_id(order_id, 'order_id')}/status",
+            f"/order/certificate/{path_id(order_id, 'order_id')}/status",
             json={"status": "canceled", "note": note},
         )
 
@@ -212,9 +221,9 @@ class CertCentralClient:
         """An order, by its id or by its certificate's thumbprint or serial."""
         endpoint = "GET /order/certificate/{id}"
         if isinstance(order_id_or_thumbprint, int):
-            key = _id(order_id_or_thumbprint, "order_id")
+            key = path_id(order_id_or_thumbprint, "order_id")
         else:
-            key = _segment(order_id_or_thumbprint, "order_id_or_thumbprint")
+            key = path_segment(order_id_or_thumbprint, "order_id_or_thumbprint")
         response = self._call("GET", endpoint, f"/order/certificate/{key}")
         return self._read(response, endpoint, OrderInfo.from_json)
 
@@ -226,11 +235,10 @@ class CertCentralClient:
         DigiCert answers 404 or leaves ``orders`` out when none match (API.md).
         A 404 for an unknown route is not "none": it raises ``NotFound``.
         """
-        _check_alternative_order_id(alternative_order_id, "alternative_order_id")
+        check_alternative_order_id(alternative_order_id, "alternative_order_id")
         endpoint = "GET /order/alternate/{alternative_order_id}"
-        path = (
-            f"/order/alternate/{_segment(alternative_order_id, 'alternative_order_id')}"
-        )
+        segment = path_segment(alternative_order_id, "alternative_order_id")
+        path = f"/order/alternate/{segment}"
         try:
             response = self._call("GET", endpoint, path)
         except NotFound as error:
@@ -311,19 +319,19 @@ class CertCentralClient:
         """A certificate by its id; PEM formats come back with ``\\n`` line ends."""
         endpoint = "GET /certificate/{certificate_id}/download/format/{format}"
         path = (
-            f"/certificate/{_id(certificate_id, 'certificate_id')}"
-            f"/download/format/{_format(format)}"
+            f"/certificate/{path_id(certificate_id, 'certificate_id')}"
+            f"/download/format/{path_format(format)}"
         )
-        return _certificate_body(self._call("GET", endpoint, path), endpoint, format)
+        return certificate_body(self._call("GET", endpoint, path), endpoint, format)
 
     def download_order_chain(self, order_id: int, *, format: str = "pem_all") -> bytes:
         """The order's current certificate; PEM formats with ``\\n`` line ends."""
         endpoint = "GET /certificate/download/order/{order_id}/format/{format}"
         path = (
-            f"/certificate/download/order/{_id(order_id, 'order_id')}"
-            f"/format/{_format(format)}"
+            f"/certificate/download/order/{path_id(order_id, 'order_id')}"
+            f"/format/{path_format(format)}"
         )
-        return _certificate_body(self._call("GET", endpoint, path), endpoint, format)
+        return certificate_body(self._call("GET", endpoint, path), endpoint, format)
 
     # -- one call ---------------------------------------------------------------
 
@@ -353,7 +361,7 @@ class CertCentralClient:
             self._report(endpoint, None, duration_seconds, waited_seconds, error)
             raise self._transport_error(
                 error, endpoint, creates, alternative_order_id
-            ) from _without_frames(error)
+            ) from without_frames(error)
         duration_seconds = time.monotonic() - started
         self._report(endpoint, response.status_code, duration_seconds, waited_seconds)
 
@@ -398,7 +406,7 @@ class CertCentralClient:
         creates: bool,
         alternative_order_id: str | None,
     ) -> ApiTransientError:
-        reason = f"{_describe_transport_error(error)} ({type(error).__name__})"
+        reason = f"{describe_transport_error(error)} ({type(error).__name__})"
         reason = self._redact(reason)
         # Before a connection exists (connect, TLS, waiting for the pool) the
         # request has not left: nothing can have been created.
@@ -425,7 +433,7 @@ class CertCentralClient:
         status = response.status_code
         errors = [
             ApiErrorDetail(self._redact(e.code), self._redact(e.message))
-            for e in _error_details(response)
+            for e in error_details(response)
         ]
 
         if status == 429:
@@ -442,14 +450,14 @@ class CertCentralClient:
                 endpoint,
                 status,
                 errors,
-                reason=_answer_summary(response, errors),
+                reason=answer_summary(response, errors),
                 alternative_order_id=alternative_order_id,
             )
         if status >= 500 or status == 408:
             return ApiTransientError(
-                endpoint, status, errors, reason=_answer_summary(response, errors)
+                endpoint, status, errors, reason=answer_summary(response, errors)
             )
-        return _permanent_error(endpoint, status, errors)
+        return permanent_error(endpoint, status, errors)
 
     def _created(
         self,
@@ -459,7 +467,7 @@ class CertCentralClient:
     ) -> OrderCreated:
         """Read a 2xx order answer; one that cannot be read leaves the order unknown."""
         try:
-            return OrderCreated.from_json(_json_object(response))
+            return OrderCreated.from_json(json_object(response))
         except ResponseShapeError as error:
             raise OutcomeUnknown(
                 endpoint,
@@ -481,13 +489,13 @@ class CertCentralClient:
         DigiCert's answer, so it may pass; JSON of the wrong shape will not.
         """
         try:
-            body = _json_object(response)
+            body = json_object(response)
         except ResponseShapeError as error:
             raise ApiTransientError(
                 endpoint,
                 response.status_code,
                 [],
-                reason=f"{error} ({_answer_summary(response, [])})",
+                reason=f"{error} ({answer_summary(response, [])})",
             ) from error
         try:
             return parse(body)
@@ -499,189 +507,3 @@ class CertCentralClient:
     def _redact(self, text: str) -> str:
         """The text with the API key blanked, should an answer ever echo it."""
         return text.replace(self._key, "[api key]")
-
-
-def _permanent_error(
-    endpoint: str, status: int, errors: list[ApiErrorDetail]
-) -> ApiPermanentError:
-    codes = {error.code for error in errors}
-    if status == 403 and (
-        "access_denied|access_denied_invalid_key" in codes or "access_denied" in codes
-    ):
-        return ApiKeyRejected(endpoint, status, errors)
-    if status == 403 and "access_denied|missing_permission" in codes:
-        return ApiPermissionDenied(endpoint, status, errors)
-    if status == 404:
-        return NotFound(endpoint, status, errors)
-    return ApiPermanentError(endpoint, status, errors)
-
-
-def _error_details(response: httpx.Response) -> list[ApiErrorDetail]:
-    """Every entry of ``{"errors": [...]}``; none when the body is anything else."""
-    try:
-        body = response.json()
-    except ValueError:
-        return []
-    entries = body.get("errors") if isinstance(body, dict) else None
-    if not isinstance(entries, list):
-        return []
-    details = []
-    for entry in entries:
-        if isinstance(entry, dict):
-            code = entry.get("code")
-            message = entry.get("message")
-            details.append(
-                ApiErrorDetail(
-                    code=str(code) if code is not None else "unknown",
-                    message=str(message) if message is not None else "",
-                )
-            )
-    return details
-
-
-def _answer_summary(response: httpx.Response, errors: list[ApiErrorDetail]) -> str:
-    if errors:
-        return "; ".join(str(error) for error in errors)
-    content_type = response.headers.get("Content-Type", "no content type")
-    return (
-        f"no error list in the answer ({content_type}, {len(response.content)} bytes)"
-    )
-
-
-def _describe_transport_error(error: httpx.RequestError) -> str:
-    if isinstance(error, httpx.TimeoutException):
-        kind = {
-            httpx.ConnectTimeout: "connect",
-            httpx.ReadTimeout: "read",
-            httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "connection pool",
-        }.get(type(error), "")
-        return f"{kind} timeout".strip()
-    return str(error) or "connection failed"
-
-
-def _without_frames(error: BaseException) -> BaseException:
-    """The error and its causes, without their tracebacks.
-
-    The frames of httpx, httpcore and h11 hold the request's headers, the
-    X-DC-DEVKEY among them, in their local variables; a traceback renderer
-    that shows locals (structlog's dict tracebacks do by default) would print
-    the key (DESIGN.md: never in exceptions or logs). Type and message stay.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        current.__traceback__ = None
-        current = current.__cause__ or current.__context__
-    return error
-
-
-def _json_object(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as error:
-        raise ResponseShapeError("the body is not JSON") from error
-    if not isinstance(body, dict):
-        raise ResponseShapeError(f"expected a JSON object, got {type(body).__name__}")
-    return body
-
-
-def _certificate_body(response: httpx.Response, endpoint: str, format: str) -> bytes:
-    body = response.content
-    if not format.startswith("pem"):
-        return body
-    try:
-        text = body.decode("ascii")
-    except UnicodeDecodeError:
-        text = ""
-    if "-----BEGIN CERTIFICATE-----" not in text:
-        raise UnexpectedResponse(
-            endpoint,
-            response.status_code,
-            f"no PEM certificate in the {format} download ({len(body)} bytes)",
-        )
-    return normalize_pem(text)
-
-
-def _check_base_url(base_url: str) -> None:
-    """https:// everywhere; plain http:// only to a loopback host (the sandbox)."""
-    try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL as error:
-        raise ConfigError(
-            [f"certcentral.base_url: not a URL: {error} (given: {base_url!r})"]
-        ) from error
-    if url.scheme == "https" and url.host:
-        return
-    if url.scheme == "http" and _is_loopback(url.host):
-        return
-    if url.scheme == "http":
-        raise ConfigError(
-            [
-                "certcentral.base_url: plain http:// is allowed only to a loopback "
-                f"host (the sandbox); {url.host!r} needs https:// "
-                f"(given: {base_url!r})"
-            ]
-        )
-    raise ConfigError(
-        [
-            "certcentral.base_url: must be an https:// URL ending in /services/v2 "
-            f"(given: {base_url!r})"
-        ]
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _required_alternative_order_id(payload: Mapping[str, Any]) -> str:
-    value = payload.get("alternative_order_id")
-    if not isinstance(value, str):
-        raise PayloadError(
-            [
-                "order payload: alternative_order_id is required, a string: it "
-                "finds the order again when an answer is lost "
-                f"(given: {value!r})"
-            ]
-        )
-    _check_alternative_order_id(value, "order payload: alternative_order_id")
-    return value
-
-
-def _check_alternative_order_id(value: str, what: str) -> None:
-    if not value or len(value) > MAX_ALTERNATIVE_ORDER_ID_LENGTH:
-        raise PayloadError(
-            [
-                f"{what}: must be 1 to {MAX_ALTERNATIVE_ORDER_ID_LENGTH} characters "
-                f"(given: {value!r}, {len(value)} characters)"
-            ]
-        )
-
-
-def _id(value: int, name: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name}: must be a positive integer (given: {value!r})")
-    return str(value)
-
-
-def _segment(value: str, name: str) -> str:
-    if not value:
-        raise ValueError(f"{name}: must not be empty")
-    # One path segment: a "/" or "?" in it must not change the route.
-    return quote(value, safe="")
-
-
-def _format(value: str) -> str:
-    if value not in DOWNLOAD_FORMATS:
-        raise ValueError(
-            f"download format: must be one of {', '.join(sorted(DOWNLOAD_FORMATS))} "
-            f"(given: {value!r})"
-        )
-    return value
