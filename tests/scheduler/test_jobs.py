@@ -1,0 +1,120 @@
+"""The scheduler's jobs against the sandbox, on the embedded store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from certrenew.config import CertCentralSettings, FileSourceSettings, Settings
+from sandbox import SandboxServer
+from scheduler.jobs import COLLECTING, scan_and_enqueue, sync_orders
+from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
+from tests.support.seeding import seed_certificate
+from worker.bootstrap import start_runtime
+from worker.renewal import RenewalTarget, renew
+from worker.runtime import Runtime
+
+NOW = datetime.now(UTC)
+DUE = (NOW - timedelta(days=80), NOW + timedelta(days=10))
+QUEUE = "dramatiq:certrenew"
+DELAYED = "dramatiq:certrenew.DQ"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with running_sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def runtime(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Runtime]:
+    settings = Settings(
+        certcentral=CertCentralSettings(
+            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
+        ),
+        inventory=[FileSourceSettings(path=tmp_path)],
+    )
+    runtime = start_runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+def queued_messages(runtime: Runtime) -> int:
+    return int(runtime.redis.llen(QUEUE)) + int(runtime.redis.llen(DELAYED))
+
+
+def test_scanning_twice_queues_each_due_renewal_once(
+    runtime: Runtime, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    seed_certificate(sandbox, tmp_path, "a", common_name="a.example.com", validity=DUE)
+    seed_certificate(sandbox, tmp_path, "b", common_name="b.example.com", validity=DUE)
+
+    first = scan_and_enqueue(runtime, now=NOW)
+    second = scan_and_enqueue(runtime, now=NOW)
+
+    assert (first.due, first.queued) == (2, 2)
+    assert (second.due, second.queued) == (2, 0)
+    assert queued_messages(runtime) == 2
+    assert {r.name for r in runtime.ledger.by_state("claimed")} == {"a", "b"}
+
+
+def test_an_issued_order_is_collected_once_and_a_rejected_one_fails(
+    runtime: Runtime, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    for name in ("kept", "doomed"):
+        thumbprint = seed_certificate(
+            sandbox, tmp_path, name, common_name=f"{name}.example.net",
+            organization_id=PENDING_EV_ORG, validity=DUE,
+        )  # fmt: skip
+        runtime.ledger.claim(thumbprint, name=name, source=f"files:{tmp_path}",
+                             due_at=NOW, now=NOW)  # fmt: skip
+        renew(runtime, RenewalTarget(f"files:{tmp_path}", name, thumbprint), now=NOW)
+    records = {r.name: r for r in runtime.ledger.by_state("submitted")}
+    assert {r.order_status for r in records.values()} == {"pending"}
+
+    admin = httpx.Client(base_url=sandbox.admin_url)
+    admin.post(f"/orders/{records['doomed'].order_id}/reject").raise_for_status()
+    admin.post(f"/organizations/{PENDING_EV_ORG}/validate").raise_for_status()
+    later = datetime.now(UTC)
+    sync_orders(runtime, now=later, since=NOW - timedelta(minutes=5))
+    again = sync_orders(runtime, now=later, since=NOW - timedelta(minutes=5))
+
+    kept = runtime.ledger.get(records["kept"].thumbprint)
+    doomed = runtime.ledger.get(records["doomed"].thumbprint)
+    assert kept is not None
+    assert kept.order_status == COLLECTING
+    assert doomed is not None
+    assert doomed.state == "failed"
+    assert doomed.failure_code == "order_rejected"
+    assert again.collecting == 0, "a second sync must not queue a second collection"
+    assert int(runtime.redis.llen(QUEUE)) == 1
+
+
+def test_an_order_status_changes_missed_is_looked_up_on_its_own_after_a_while(
+    runtime: Runtime, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    thumbprint = seed_certificate(
+        sandbox, tmp_path, "quiet", common_name="quiet.example.net",
+        organization_id=PENDING_EV_ORG, validity=DUE,
+    )  # fmt: skip
+    source = f"files:{tmp_path}"
+    runtime.ledger.claim(thumbprint, name="quiet", source=source, due_at=NOW, now=NOW)
+    renew(runtime, RenewalTarget(source, "quiet", thumbprint), now=NOW)
+    admin = httpx.Client(base_url=sandbox.admin_url)
+    admin.post(f"/organizations/{PENDING_EV_ORG}/validate").raise_for_status()
+    admin.post("/clock", json={"advance_seconds": 2 * 3600}).raise_for_status()
+
+    # A sync whose window does not reach back to the change sees nothing new;
+    # two hours later the order is looked up by itself.
+    in_two_hours = NOW + timedelta(hours=2)
+    outcome = sync_orders(runtime, now=in_two_hours, since=in_two_hours)
+
+    assert outcome.looked_up == 1
+    record = runtime.ledger.get(thumbprint)
+    assert record is not None
+    assert record.order_status == COLLECTING
