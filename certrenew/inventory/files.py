@@ -459,7 +459,9 @@ class FileSource:
 
         (folder / f"{stem}{PENDING_KEY_SUFFIX}").unlink(missing_ok=True)
         atomic.sync_folder(folder)
-        log.info("certificate_installed", certificate=name, path=str(certificate_path))
+        log.info(
+            "certificate_files_written", certificate=name, path=str(certificate_path)
+        )
 
         return Installed(
             certificate_location=str(certificate_path),

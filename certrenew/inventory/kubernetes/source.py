@@ -258,7 +258,7 @@ class KubernetesSource:
             if keep:
                 self._keep_previous(secret, previous_name)
             self._replace_pair(secret, new_pair)
-            log.info("certificate_installed", certificate=name)
+            log.info("certificate_secret_written", certificate=name)
 
         self._retire_pending_key(namespace, f"{secret_name}{PENDING_SUFFIX}")
         kept = keep and self._read(namespace, previous_name) is not None
