@@ -74,6 +74,10 @@ def build_broker(settings: Settings, client: redis.Redis) -> RedisBroker:
     for middleware in list(broker.middleware):
         if isinstance(middleware, Retries):
             broker.middleware.remove(middleware)
+    # Dramatiq runs the "after" hooks in reverse order (Broker.emit_after):
+    # RecordFailures goes in before Retries so that its hook runs after
+    # Retries' and sees the decision to dead-letter a message.
+    broker.add_middleware(RecordFailures())
     broker.add_middleware(
         Retries(
             retry_when=should_retry,
@@ -82,8 +86,6 @@ def build_broker(settings: Settings, client: redis.Redis) -> RedisBroker:
         )
     )
     broker.add_middleware(CurrentMessage())
-    # After Retries, so that it sees the decision to dead-letter a message.
-    broker.add_middleware(RecordFailures())
     return broker
 
 
