@@ -253,6 +253,9 @@ class WorkerSettings(Section):
     processes: int = Field(default=1, ge=1, le=64)
     threads: int = Field(default=4, ge=1, le=256)
     metrics_port: int = Field(default=9191, ge=0, le=65535)
+    # A killed worker's unacknowledged messages go back to the queue once its
+    # heartbeat is this old (Dramatiq's RedisBroker heartbeat_timeout).
+    redelivery_after_seconds: float = Field(default=60, ge=1, le=3600)
 
 
 class RetrySettings(Section):
@@ -263,6 +266,9 @@ class RetrySettings(Section):
     # Stop retrying when the certificate has less than this left: by then the
     # expiry alerts have fired and an operator must look.
     give_up_days_before_expiry: float = Field(default=7, ge=0)
+    # After DigiCert rejects the API key (403), every worker stops calling the
+    # API this long; then one probe call decides whether work resumes.
+    key_rejected_pause_seconds: float = Field(default=300, gt=0, le=24 * 3600)
 
     @model_validator(mode="after")
     def _ordered_bounds(self) -> RetrySettings:

@@ -18,6 +18,7 @@ from scheduler.scan import iter_scan
 from scheduler.spreading import spread_delay_seconds
 from worker.actors import collect_certificate, renew_certificate
 from worker.ledger import RenewalRecord
+from worker.notify import notify_failed, notify_pending_too_long
 from worker.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -32,6 +33,9 @@ LOOKUP_STALE_ORDERS_AFTER = timedelta(hours=1)
 RESEND_COLLECT_AFTER = timedelta(minutes=30)
 # The order status the ledger keeps once a collect message is on its way.
 COLLECTING = "collecting"
+# The order status the ledger keeps for an order pending past its deadline:
+# flagged for people (status page, metrics, webhook), never retried or failed.
+PENDING_OVERDUE = "pending_overdue"
 FAILED_ORDER_STATUSES = frozenset({"rejected", "canceled", "revoked", "expired"})
 
 
@@ -164,7 +168,7 @@ def _apply_status(
         _send_collect(runtime, record)
         outcome.collecting += 1
     elif status in FAILED_ORDER_STATUSES:
-        runtime.ledger.record_failed(
+        failed = runtime.ledger.record_failed(
             record.thumbprint,
             code=f"order_{status}",
             message=f"DigiCert {status} order {record.order_id}",
@@ -177,11 +181,13 @@ def _apply_status(
             order_id=record.order_id,
             code=f"order_{status}",
         )
+        notify_failed(runtime, failed, now=now)
+    elif _pending_too_long(runtime, record, now=now):
+        _flag_pending_too_long(runtime, record, now=now)
     else:
         runtime.ledger.record_order_status(
             record.thumbprint, order_status=status, now=now
         )
-        _flag_if_pending_too_long(runtime, record, now=now)
 
 
 def _look_up_one_by_one(
@@ -215,14 +221,31 @@ def _resend_stalled_collections(runtime: Runtime, *, now: datetime) -> None:
             _send_collect(runtime, record)
 
 
-def _flag_if_pending_too_long(
+def _pending_too_long(
+    runtime: Runtime, record: RenewalRecord, *, now: datetime
+) -> bool:
+    deadline = timedelta(days=runtime.settings.policy.pending_deadline_days)
+    return record.submitted_at is not None and now - record.submitted_at > deadline
+
+
+def _flag_pending_too_long(
     runtime: Runtime, record: RenewalRecord, *, now: datetime
 ) -> None:
-    deadline = timedelta(days=runtime.settings.policy.pending_deadline_days)
-    if record.submitted_at is not None and now - record.submitted_at > deadline:
-        log.warning(
-            "renewal_pending_too_long",
-            certificate=record.name,
-            order_id=record.order_id,
-            pending_since=record.submitted_at.isoformat(),
-        )
+    """Pending is not failure (DESIGN.md step 6): flag it, once, and wait on.
+
+    The ledger keeps ``order_status = pending_overdue`` for the status page and
+    the metrics; the log line and the webhook go out the first time only. The
+    renewal stays submitted: the sync keeps following its order.
+    """
+    runtime.ledger.record_order_status(
+        record.thumbprint, order_status=PENDING_OVERDUE, now=now
+    )
+    if record.order_status == PENDING_OVERDUE or record.submitted_at is None:
+        return
+    log.warning(
+        "renewal_pending_too_long",
+        certificate=record.name,
+        order_id=record.order_id,
+        pending_since=record.submitted_at.isoformat(),
+    )
+    notify_pending_too_long(runtime, record, now=now)

@@ -17,11 +17,13 @@ import dramatiq
 import structlog
 from dramatiq.middleware import CurrentMessage
 
+from certrenew.errors import TransientError
 from worker.broker import QUEUE
-from worker.certcentral.errors import RateLimited
+from worker.certcentral.errors import ApiKeyRejected
 from worker.installation import collect
+from worker.ledger import LedgerConflict
 from worker.renewal import RenewalTarget, renew
-from worker.runtime import current_runtime
+from worker.runtime import Runtime, current_runtime
 
 log = structlog.get_logger(__name__)
 
@@ -60,11 +62,14 @@ def _run_step(
         thumbprint=thumbprint,
         message_id=message.message_id if message else None,
     )
+    _count_attempt(runtime, thumbprint)
     try:
         step(runtime, datetime.now(UTC))
-    except RateLimited as error:
-        # DigiCert said when to come back (or the budget did): wait that long,
-        # not the generic backoff.
+    except ApiKeyRejected as error:
+        raise _pause_for_rejected_key(runtime, error) from error
+    except TransientError as error:
+        # DigiCert said when to come back (Retry-After), or the rate budget or
+        # the key breaker did: wait that long, not the generic backoff.
         if error.retry_after_seconds is not None:
             raise dramatiq.Retry(
                 str(error), delay=int(error.retry_after_seconds * 1000)
@@ -74,3 +79,29 @@ def _run_step(
         structlog.contextvars.unbind_contextvars(
             "certificate", "thumbprint", "message_id"
         )
+
+
+def _pause_for_rejected_key(runtime: Runtime, error: ApiKeyRejected) -> dramatiq.Retry:
+    """Trip the breaker for every worker; this message waits, it is not failed.
+
+    The key is refused for all calls alike, so failing the message would only
+    burn a renewal that will succeed once the key is fixed (issue 5).
+    """
+    pause_seconds = runtime.settings.retry.key_rejected_pause_seconds
+    detail = error.errors[0].message if error.errors else str(error)
+    runtime.key_rejection.trip(
+        code=error.code or "access_denied",
+        message=detail,
+        pause_seconds=pause_seconds,
+        now=datetime.now(UTC),
+    )
+    return dramatiq.Retry(str(error), delay=int(pause_seconds * 1000))
+
+
+def _count_attempt(runtime: Runtime, thumbprint: str) -> None:
+    """One more try at the renewal's current step, for the dead letters' "tries"."""
+    try:
+        runtime.ledger.record_attempt(thumbprint, now=datetime.now(UTC))
+    except LedgerConflict:
+        # No record yet (the step claims it) or already finished: not a try.
+        return

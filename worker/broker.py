@@ -26,6 +26,11 @@ QUEUE = "certrenew"
 DEAD_LETTER_TTL_MS = 7 * 24 * 3600 * 1000
 # An error we did not foresee (a bug, not the API) is retried a few times only.
 UNEXPECTED_ERROR_RETRIES = 3
+# Per million broker commands, how many also run Dramatiq's maintenance, which
+# puts a dead worker's unacknowledged messages back in the queue. Dramatiq's
+# default (1000) can leave them stranded for minutes on a quiet queue, well
+# past ``[worker] redelivery_after_seconds``; the maintenance itself is cheap.
+MAINTENANCE_CHANCE_PER_MILLION = 20_000
 
 
 def should_retry(retries: int, error: BaseException) -> bool:
@@ -58,11 +63,21 @@ def connect(settings: Settings) -> redis.Redis:
 def build_broker(settings: Settings, client: redis.Redis) -> RedisBroker:
     """A Redis broker over ``client`` with certrenew's middleware."""
     broker = RedisBroker(
-        client=client, namespace=NAMESPACE, dead_message_ttl=DEAD_LETTER_TTL_MS
+        client=client,
+        namespace=NAMESPACE,
+        dead_message_ttl=DEAD_LETTER_TTL_MS,
+        # A worker killed without acknowledging its messages is considered dead
+        # once its heartbeat is this old; its messages are then delivered again.
+        heartbeat_timeout=int(settings.worker.redelivery_after_seconds * 1000),
+        maintenance_chance=MAINTENANCE_CHANCE_PER_MILLION,
     )
     for middleware in list(broker.middleware):
         if isinstance(middleware, Retries):
             broker.middleware.remove(middleware)
+    # Dramatiq runs the "after" hooks in reverse order (Broker.emit_after):
+    # RecordFailures goes in before Retries so that its hook runs after
+    # Retries' and sees the decision to dead-letter a message.
+    broker.add_middleware(RecordFailures())
     broker.add_middleware(
         Retries(
             retry_when=should_retry,
@@ -71,8 +86,6 @@ def build_broker(settings: Settings, client: redis.Redis) -> RedisBroker:
         )
     )
     broker.add_middleware(CurrentMessage())
-    # After Retries, so that it sees the decision to dead-letter a message.
-    broker.add_middleware(RecordFailures())
     return broker
 
 

@@ -19,6 +19,7 @@ from dramatiq.middleware import Middleware
 
 from certrenew.errors import PermanentError
 from worker.ledger import LedgerConflict
+from worker.notify import notify_failed
 from worker.runtime import current_runtime
 
 log = structlog.get_logger(__name__)
@@ -46,12 +47,13 @@ class RecordFailures(Middleware):
             return
         thumbprint = message.kwargs.get("thumbprint") or message.args[2]
         runtime = current_runtime()
+        now = datetime.now(UTC)
         try:
-            runtime.ledger.record_failed(
+            record = runtime.ledger.record_failed(
                 thumbprint,
                 code=failure_code(exception),
                 message=str(exception),
-                now=datetime.now(UTC),
+                now=now,
             )
         except LedgerConflict:
             # Already installed or failed: a late duplicate changes nothing.
@@ -64,3 +66,4 @@ class RecordFailures(Middleware):
             reason=str(exception),
             retries=message.options.get("retries", 0),
         )
+        notify_failed(runtime, record, now=now)

@@ -21,7 +21,7 @@ import structlog
 from certrenew.errors import PermanentError, TransientError
 from certrenew.inventory import Entry, InventorySource
 from worker.certcentral.errors import OutcomeUnknown
-from worker.certcentral.models import OrderCreated, OrderInfo
+from worker.certcentral.models import AlternateOrder, OrderCreated, OrderInfo
 from worker.decision import Action, choose_action
 from worker.installation import install_issued
 from worker.keys import (
@@ -278,31 +278,61 @@ def _reissue(attempt: Attempt) -> OrderCreated | None:
 def _must_look_before_ordering(runtime: Runtime, record: RenewalRecord) -> bool:
     """Whether an order for this renewal may already exist at DigiCert.
 
-    After a POST whose outcome is unknown the ledger says ``submitting``. In the
-    embedded mode the ledger does not outlive the process, so every first order
-    is checked too: that is the guard against a twin after a restart.
+    After a POST whose outcome is unknown the ledger says ``submitting``. A
+    requeued renewal keeps the alternative ids of its earlier generations: an
+    order posted under one of them may exist although the ledger never heard
+    of it. In the embedded mode the ledger does not outlive the process, so
+    every first order is checked too: that is the guard against a twin after
+    a restart.
     """
-    return record.state == "submitting" or runtime.embedded
+    return (
+        record.state == "submitting"
+        or bool(record.previous_alternative_order_ids)
+        or runtime.embedded
+    )
 
 
 def _adopt_existing_order(
     runtime: Runtime, record: RenewalRecord, alternative_id: str, *, now: datetime
 ) -> bool:
-    existing = [
-        found
-        for found in runtime.client.find_by_alternative_order_id(alternative_id)
-        if found.status not in {"rejected", "canceled"}
-    ]
-    if not existing:
-        return False
+    """Adopt an order already placed for this renewal, under any of its ids."""
+    looked_up = [alternative_id, *reversed(record.previous_alternative_order_ids)]
+    for each_id in dict.fromkeys(looked_up):
+        existing = [
+            found
+            for found in runtime.client.find_by_alternative_order_id(each_id)
+            if found.status not in {"rejected", "canceled"}
+        ]
+        if existing:
+            _adopt(runtime, record, alternative_id, each_id, existing[0], now=now)
+            return True
+    return False
 
-    adopted = existing[0]
+
+def _adopt(
+    runtime: Runtime,
+    record: RenewalRecord,
+    alternative_id: str,
+    found_under: str,
+    adopted: AlternateOrder,
+    *,
+    now: datetime,
+) -> None:
     log.warning(
         "order_adopted",
         order_id=adopted.order_id,
-        alternative_order_id=alternative_id,
+        alternative_order_id=found_under,
         status=adopted.status,
     )
+    if record.state != "submitting":
+        # A requeued (or embedded) renewal adopts before it has posted: record
+        # the intent first, the ledger moves to submitted only from there.
+        runtime.ledger.record_intent(
+            record.thumbprint,
+            action="renew",
+            alternative_order_id=alternative_id,
+            now=now,
+        )
     runtime.ledger.record_submitted(
         record.thumbprint,
         order_id=adopted.order_id,
@@ -311,7 +341,6 @@ def _adopt_existing_order(
         certificate_id=adopted.certificate_id,
         now=now,
     )
-    return True
 
 
 def _record_created(

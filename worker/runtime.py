@@ -2,24 +2,73 @@
 
 A process has one Redis connection pool, one HTTP client for CertCentral, one
 ledger and one view of the rate budget, shared by all of its worker threads.
+
+Every CertCentral call of the process passes one gate before it leaves
+(``ApiGate``, the client's rate gate): first the rejected-key breaker, then the
+shared rate budget. The gate sits there, and not around the actors' steps,
+because that is the one place every call passes, the scheduler's status sync
+included, and because one step makes several calls: a breaker tripped by
+another worker in the middle of a step must stop the next call, not the next
+step. The gate also hears how every call ended, and a success lifts the breaker.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 
 import redis
 
 from certrenew.config import Settings
-from certrenew.errors import InventoryError
+from certrenew.errors import InventoryError, TransientError
 from certrenew.inventory import InventorySource
 from certrenew.inventory.sources import build_sources
 from worker.certcentral.client import CertCentralClient
 from worker.circuit import KeyRejection
 from worker.ledger import Ledger
 from worker.ratelimit import RateBudget
+
+
+class ApiPaused(TransientError):
+    """No API call now: DigiCert rejected the key and the pause is not over."""
+
+
+class ApiGate:
+    """The client's rate gate and call observer: the breaker, then the budget."""
+
+    def __init__(self, budget: RateBudget, key_rejection: KeyRejection) -> None:
+        self._budget = budget
+        self._key_rejection = key_rejection
+
+    def acquire(self, *, max_wait_seconds: float) -> float:
+        now = datetime.now(UTC)
+        if not self._key_rejection.may_call(now):
+            raise _paused(self._key_rejection, now)
+        return self._budget.acquire(max_wait_seconds=max_wait_seconds)
+
+    def observe(
+        self, endpoint: str, status: int | None, duration_seconds: float
+    ) -> None:
+        # Any answer but a refusal proves the key is good again (the probe's,
+        # or a call that started before the breaker tripped).
+        if status is not None and status < 400:
+            self._key_rejection.clear()
+
+
+def _paused(key_rejection: KeyRejection, now: datetime) -> ApiPaused:
+    rejection = key_rejection.current(now)
+    if rejection is None:
+        # Lifted between the two reads: come back at once.
+        return ApiPaused("API calls were paused; resuming", retry_after_seconds=0)
+    wait_seconds = max((rejection.retry_at - now).total_seconds(), 0.0)
+    return ApiPaused(
+        f"API calls paused since {rejection.since:%Y-%m-%d %H:%M:%S} UTC: DigiCert "
+        f"rejected the API key ({rejection.code}: {rejection.message}); next "
+        f"probe at {rejection.retry_at:%H:%M:%S} UTC",
+        retry_after_seconds=wait_seconds,
+    )
 
 
 @dataclass
@@ -47,13 +96,18 @@ class Runtime:
         return KeyRejection(self.redis)
 
     @cached_property
+    def api_gate(self) -> ApiGate:
+        return ApiGate(self.budget, self.key_rejection)
+
+    @cached_property
     def client(self) -> CertCentralClient:
         certcentral = self.settings.certcentral
         return CertCentralClient(
             certcentral.base_url,
             certcentral.read_api_key(),
             timeout_seconds=certcentral.timeout_seconds,
-            rate_gate=self.budget,
+            rate_gate=self.api_gate,
+            observer=self.api_gate,
         )
 
     def source(self, label: str) -> InventorySource:

@@ -26,13 +26,17 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """One `redis-server` process with no persistence, stoppable and restartable.
+    """One `redis-server` process, stoppable and restartable.
 
     Chaos tests stop and start it mid-run, so the port is chosen once and kept.
+    Without ``appendonly`` nothing is persisted; with it, the server writes an
+    append-only file in its own folder (fsync every write) and reads it back
+    on start, as production runs it (DESIGN.md: Redis with AOF).
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, appendonly: bool = False) -> None:
         self.port = port or free_port()
+        self.appendonly = appendonly
         self._workdir = Path(tempfile.mkdtemp(prefix="certrenew-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -53,7 +57,8 @@ class RedisServer:
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
                 "--save", "",
-                "--appendonly", "no",
+                "--appendonly", "yes" if self.appendonly else "no",
+                "--appendfsync", "always",
                 "--dir", str(self._workdir),
             ],
             stdout=subprocess.DEVNULL,
