@@ -18,6 +18,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 
 from certrenew.errors import PermanentError
+from certrenew.metrics.work import count_failed
 from worker.ledger import LedgerConflict
 from worker.runtime import current_runtime
 
@@ -47,7 +48,7 @@ class RecordFailures(Middleware):
         thumbprint = message.kwargs.get("thumbprint") or message.args[2]
         runtime = current_runtime()
         try:
-            runtime.ledger.record_failed(
+            failed = runtime.ledger.record_failed(
                 thumbprint,
                 code=failure_code(exception),
                 message=str(exception),
@@ -56,6 +57,7 @@ class RecordFailures(Middleware):
         except LedgerConflict:
             # Already installed or failed: a late duplicate changes nothing.
             return
+        count_failed(failed.action)
         log.error(
             "renewal_failed",
             certificate=message.args[1] if len(message.args) > 1 else None,

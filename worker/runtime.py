@@ -16,6 +16,7 @@ from certrenew.config import Settings
 from certrenew.errors import InventoryError
 from certrenew.inventory import InventorySource
 from certrenew.inventory.sources import build_sources
+from certrenew.metrics.work import ApiCallMetrics, MeteredRateGate
 from worker.certcentral.client import CertCentralClient
 from worker.circuit import KeyRejection
 from worker.ledger import Ledger
@@ -53,7 +54,8 @@ class Runtime:
             certcentral.base_url,
             certcentral.read_api_key(),
             timeout_seconds=certcentral.timeout_seconds,
-            rate_gate=self.budget,
+            rate_gate=MeteredRateGate(self.budget),
+            observer=ApiCallMetrics(),
         )
 
     def source(self, label: str) -> InventorySource:
