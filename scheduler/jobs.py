@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 import structlog
 
 from certrenew.inventory import Entry, Problem
+from certrenew.metrics.work import count_failed
 from scheduler.policy import Due
-from scheduler.scan import iter_scan
+from scheduler.scan import ScannedEntry, iter_scan
 from scheduler.spreading import spread_delay_seconds
 from worker.actors import collect_certificate, renew_certificate
 from worker.ledger import RenewalRecord
@@ -45,6 +46,8 @@ class ScanOutcome:
     due: int = 0
     queued: int = 0
     problems: list[Problem] = field(default_factory=list)
+    # Every entry with its verdict: the certificate metrics and the status page.
+    entries: list[ScannedEntry] = field(default_factory=list)
 
 
 def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
@@ -55,6 +58,7 @@ def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
             outcome.problems.append(item)
             continue
         outcome.scanned += 1
+        outcome.entries.append(item)
         if item.due.is_due:
             outcome.due += 1
             outcome.queued += _claim_and_enqueue(runtime, item.entry, item.due, now=now)
@@ -174,6 +178,7 @@ def _apply_status(
             message=f"DigiCert {status} order {record.order_id}",
             now=now,
         )
+        count_failed(record.action)
         outcome.failed += 1
         log.error(
             "renewal_failed",

@@ -13,14 +13,16 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from scheduler.jobs import scan_and_enqueue, sync_orders
+from scheduler.http import StatusServer
+from scheduler.jobs import ScanOutcome, scan_and_enqueue, sync_orders
 from scheduler.lock import LeaderElection, LeaderLock
+from scheduler.metrics import CertificateSnapshot, snapshot_from_scan
 from worker.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -35,6 +37,9 @@ class SchedulerState:
     last_scan_seconds: float | None = None
     last_scan_entries: int = 0
     is_leader: bool = False
+    # The last scan's entries and verdicts, and the certificate gauges from them.
+    last_scan: ScanOutcome | None = None
+    certificates: CertificateSnapshot | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -67,8 +72,16 @@ class SchedulerService:
             max_instances=1,
             coalesce=True,
         )
+        self.http = StatusServer(
+            runtime,
+            self.state,
+            holder=self.holder,
+            host=settings.http_host,
+            port=settings.http_port,
+        )
 
     def start(self) -> None:
+        self.http.start()
         self.scheduler.start()
         self.election.start()
         log.info("scheduler_started", holder=self.holder)
@@ -77,6 +90,7 @@ class SchedulerService:
         """Finish the running job, then give up the lead."""
         self.scheduler.shutdown(wait=True)
         self.election.stop()
+        self.http.stop()
         log.info("scheduler_stopped")
 
     def scan(self) -> None:
@@ -85,10 +99,18 @@ class SchedulerService:
         started = datetime.now(UTC)
         outcome = scan_and_enqueue(self.runtime, now=started)
         finished = datetime.now(UTC)
+        overdue_after = timedelta(
+            days=self.runtime.settings.policy.pending_deadline_days
+        )
+        certificates = snapshot_from_scan(
+            outcome.entries, outcome.problems, now=started, overdue_after=overdue_after
+        )
         with self.state.lock:
             self.state.last_scan_at = finished
             self.state.last_scan_seconds = (finished - started).total_seconds()
             self.state.last_scan_entries = outcome.scanned
+            self.state.last_scan = outcome
+            self.state.certificates = certificates
 
     def sync(self) -> None:
         if not self.election.is_leader:
@@ -99,14 +121,16 @@ class SchedulerService:
             self.state.last_sync_at = now
 
     def _on_elected(self) -> None:
-        self.state.is_leader = True
+        with self.state.lock:
+            self.state.is_leader = True
         log.info("scheduler_leading")
         # Act at once instead of waiting a whole interval after a takeover.
         for job_id in ("scan", "sync"):
             self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
     def _on_demoted(self) -> None:
-        self.state.is_leader = False
+        with self.state.lock:
+            self.state.is_leader = False
         log.warning("scheduler_standby")
 
 

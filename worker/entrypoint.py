@@ -6,10 +6,14 @@ environment, sets up logging and its runtime, and registers the actors.
 
 from __future__ import annotations
 
+import dramatiq
+
 from certrenew.config import load_settings
 from certrenew.logs import configure_logging
 from worker.bootstrap import start_runtime
+from worker.broker import add_worker_metrics
 
 settings = load_settings()
 configure_logging(settings.logging, process="worker")
 runtime = start_runtime(settings)
+add_worker_metrics(dramatiq.get_broker())

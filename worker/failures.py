@@ -18,6 +18,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 
 from certrenew.errors import PermanentError
+from certrenew.metrics.work import count_failed
 from worker.ledger import LedgerConflict
 from worker.notify import notify_failed
 from worker.runtime import current_runtime
@@ -58,6 +59,7 @@ class RecordFailures(Middleware):
         except LedgerConflict:
             # Already installed or failed: a late duplicate changes nothing.
             return
+        count_failed(record.action)
         log.error(
             "renewal_failed",
             certificate=message.args[1] if len(message.args) > 1 else None,

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes
 
 from certrenew.errors import PermanentError, TransientError
 from certrenew.inventory import Entry
+from certrenew.metrics.work import count_installed
 from worker.collect import IssuedCertificate, verify_issued_chain
 from worker.hooks import hook_environment, run_post_install_command
 from worker.payload import ordered_names
@@ -80,13 +81,14 @@ def install_issued(
     )
     source = runtime.source(entry.source)
     installed = source.install(entry.name, issued.chain_pem, key_pem)
-    runtime.ledger.record_installed(
+    record = runtime.ledger.record_installed(
         entry.facts.thumbprint,
         new_thumbprint=issued.thumbprint,
         not_after=issued.not_after,
         location=installed.certificate_location,
         now=now,
     )
+    count_installed(record.action, due_at=record.due_at, now=now)
     log.info(
         "certificate_installed",
         new_thumbprint=issued.thumbprint,
@@ -110,13 +112,14 @@ def _finish_interrupted_install(
     """
     issued_thumbprint = _leaf_thumbprint(chain_pem)
     if entry.facts.thumbprint == issued_thumbprint:
-        runtime.ledger.record_installed(
+        record = runtime.ledger.record_installed(
             thumbprint,
             new_thumbprint=issued_thumbprint,
             not_after=entry.facts.not_after,
             location=entry.location,
             now=now,
         )
+        count_installed(record.action, due_at=record.due_at, now=now)
         log.info("interrupted_install_recorded", new_thumbprint=issued_thumbprint)
         return
     raise PermanentError(

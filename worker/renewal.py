@@ -20,6 +20,7 @@ import structlog
 
 from certrenew.errors import PermanentError, TransientError
 from certrenew.inventory import Entry, InventorySource
+from certrenew.metrics.work import count_order_submitted
 from worker.certcentral.errors import OutcomeUnknown
 from worker.certcentral.models import AlternateOrder, OrderCreated, OrderInfo
 from worker.decision import Action, choose_action
@@ -235,6 +236,7 @@ def _renew(attempt: Attempt) -> OrderCreated | None:
         now=now,
     )
     created = runtime.client.order_certificate(attempt.entry.order.product, payload)
+    count_order_submitted("renew")
     _record_created(runtime, record, created, now=now)
     return created
 
@@ -271,6 +273,7 @@ def _reissue(attempt: Attempt) -> OrderCreated | None:
         now=now,
     )
     created = runtime.client.reissue(order.id, payload)
+    count_order_submitted("reissue")
     _record_created(runtime, record, created, now=now)
     return created
 

@@ -25,6 +25,7 @@ from certrenew.config import Settings
 from certrenew.errors import InventoryError, TransientError
 from certrenew.inventory import InventorySource
 from certrenew.inventory.sources import build_sources
+from certrenew.metrics.work import ApiCallMetrics, MeteredRateGate
 from worker.certcentral.client import CertCentralClient
 from worker.circuit import KeyRejection
 from worker.ledger import Ledger
@@ -36,11 +37,16 @@ class ApiPaused(TransientError):
 
 
 class ApiGate:
-    """The client's rate gate and call observer: the breaker, then the budget."""
+    """The client's rate gate and call observer: the breaker, then the budget.
+
+    Every call also passes the metrics: the time spent waiting for the budget,
+    and each answer by endpoint and status.
+    """
 
     def __init__(self, budget: RateBudget, key_rejection: KeyRejection) -> None:
-        self._budget = budget
+        self._budget = MeteredRateGate(budget)
         self._key_rejection = key_rejection
+        self._metrics = ApiCallMetrics()
 
     def acquire(self, *, max_wait_seconds: float) -> float:
         now = datetime.now(UTC)
@@ -51,6 +57,7 @@ class ApiGate:
     def observe(
         self, endpoint: str, status: int | None, duration_seconds: float
     ) -> None:
+        self._metrics.observe(endpoint, status, duration_seconds)
         # Any answer but a refusal proves the key is good again (the probe's,
         # or a call that started before the breaker tripped).
         if status is not None and status < 400:

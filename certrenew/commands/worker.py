@@ -39,6 +39,8 @@ def run_worker(arguments: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
+    from worker.broker import worker_metrics_environment
+
     processes = arguments.processes or settings.worker.processes
     threads = arguments.threads or settings.worker.threads
     dramatiq_arguments = make_argument_parser().parse_args(
@@ -51,5 +53,6 @@ def run_worker(arguments: argparse.Namespace) -> int:
         ]
     )  # fmt: skip
     sys.argv = ["certrenew worker"]
-    exit_code: int = dramatiq_main(dramatiq_arguments)
+    with worker_metrics_environment(settings):
+        exit_code: int = dramatiq_main(dramatiq_arguments)
     return exit_code
