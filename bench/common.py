@@ -188,3 +188,12 @@ def pem_inventory(count: int, *, cache_dir: Path = CACHE_DIR) -> Path:
 def certificate_files(folder: Path) -> list[Path]:
     """Every certificate file of a bench inventory, in a stable order."""
     return sorted(folder.glob("shard*/*.crt"))
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak RSS (VmHWM): unlike ru_maxrss, it does not carry
+    over the parent's peak across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/self/status")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +24,7 @@ from bench.common import (
     Spread,
     certificate_files,
     paired_runs,
+    peak_rss_bytes,
     pem_inventory,
     seconds_text,
     speed_ratios,
@@ -168,7 +168,7 @@ def bench_memory(small: int, large: int, repeats: int) -> list[Result]:
             notes=[
                 "Each scan runs in a fresh `python -m bench.scan memory` process "
                 "and streams entries as the scheduler's scan_and_enqueue does; "
-                "peak RSS is ru_maxrss of that process."
+                "peak RSS is that process's VmHWM."
             ],
         )
     ]
@@ -219,8 +219,7 @@ def bench_openssl(count: int, repeats: int) -> list[Result]:
 def _memory_main(folder: str) -> None:
     quiet_logging()
     entries = certrenew_scan(Path(folder))
-    peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"entries": entries, "peak_rss_bytes": peak_rss_bytes}))
+    print(json.dumps({"entries": entries, "peak_rss_bytes": peak_rss_bytes()}))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ and the peak RSS, both from a fresh subprocess.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.common import Result, Spread
+from bench.common import Result, Spread, peak_rss_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,8 +35,8 @@ def _fresh(arguments: list[str]) -> tuple[float, int]:
 
 def _dramatiq() -> tuple[float, int]:
     code = (
-        "import dramatiq, resource, json;"
-        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))"
+        "import dramatiq, json; from bench.common import peak_rss_bytes;"
+        "print(json.dumps(peak_rss_bytes()))"
     )
     return _fresh(["-c", code])
 
@@ -91,7 +90,7 @@ def _start(role: str) -> None:
 
         runtime = start_runtime(Settings())
         runtime.ledger.counts()
-    print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+    print(json.dumps(peak_rss_bytes()))
 
 
 if __name__ == "__main__":
