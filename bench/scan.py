@@ -1,0 +1,227 @@
+"""Inventory scan: speed against a bare parsing loop, cores, memory, openssl.
+
+The subject is what the scheduler runs every scan interval:
+``scheduler.scan.iter_scan`` over a ``FileSource``. The bare loop does the
+least any scanner must: read every certificate and key file, parse them with
+cryptography, and take the expiry and the SHA-1 thumbprint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from bench.common import (
+    Result,
+    Spread,
+    certificate_files,
+    paired_runs,
+    peak_rss_bytes,
+    pem_inventory,
+    seconds_text,
+    speed_ratios,
+    timed,
+)
+
+
+def quiet_logging() -> None:
+    from certrenew.config import LoggingSettings
+    from certrenew.logs import configure_logging
+
+    configure_logging(LoggingSettings(level="error"), process="bench")
+
+
+def certrenew_scan(folder: Path) -> int:
+    """Scan the folder as the scheduler does; the number of entries found."""
+    from certrenew.config import Settings
+    from certrenew.inventory.entry import Problem
+    from certrenew.inventory.files import FileSource
+    from scheduler.scan import iter_scan
+
+    source = FileSource(folder, Settings())
+    found = 0
+    for item in iter_scan([source], datetime.now(UTC)):
+        assert not isinstance(item, Problem), f"bench inventory problem: {item}"
+        found += 1
+    return found
+
+
+def bare_loop(certificates: list[Path]) -> int:
+    """Read and parse every certificate and key; expiry and SHA-1 of each."""
+    expiring = 0
+    now = datetime.now(UTC)
+    for path in certificates:
+        certificate = x509.load_pem_x509_certificate(path.read_bytes())
+        certificate.fingerprint(hashes.SHA1())  # noqa: S303 - the thumbprint is SHA-1 by definition
+        if certificate.not_valid_after_utc < now:
+            expiring += 1
+        serialization.load_pem_private_key(
+            path.with_suffix(".key").read_bytes(), password=None
+        )
+    return len(certificates)
+
+
+def _scan_shard(shard: str) -> int:
+    quiet_logging()
+    return certrenew_scan(Path(shard))
+
+
+def pooled_scan(folder: Path, processes: int) -> int:
+    """The scan split by top-level folder over a process pool (bench-side)."""
+    shards = sorted(str(path) for path in folder.glob("shard*"))
+    with ProcessPoolExecutor(processes) as pool:
+        return sum(pool.map(_scan_shard, shards))
+
+
+def bench_speed(count: int, repeats: int) -> list[Result]:
+    quiet_logging()
+    folder = pem_inventory(count)
+    certificates = certificate_files(folder)
+    # One untimed pass each, so both sides start with a warm page cache.
+    assert certrenew_scan(folder) == bare_loop(certificates) == count
+
+    bare, scan = paired_runs(
+        lambda: bare_loop(certificates), lambda: certrenew_scan(folder), repeats=repeats
+    )
+    ratio = speed_ratios(bare, scan)
+    single = Result(
+        benchmark="1. inventory scan, one process",
+        figure="certrenew scan speed ÷ bare loop speed",
+        baseline="bare loop: read, parse cert and key, expiry, SHA-1",
+        ratio=ratio,
+        aim="≥ 0.8",
+        met=ratio.median >= 0.8,
+        size=f"{count:,} certificate+key pairs, {repeats} runs",
+        absolute={
+            "bare loop": seconds_text(bare),
+            "certrenew": seconds_text(scan),
+            "certrenew per entry": f"{Spread.of(scan).median / count * 1e6:.0f} µs",
+        },
+    )
+
+    processes = os.cpu_count() or 1
+    pooled = [timed(lambda: pooled_scan(folder, processes)) for _ in range(repeats)]
+    pooled_ratio = speed_ratios(bare, pooled)
+    cores = Result(
+        benchmark="1b. inventory scan, all cores",
+        figure=f"scan split over {processes} processes ÷ bare loop (one process)",
+        baseline="the same bare loop, one process",
+        ratio=pooled_ratio,
+        aim="> 1.0",
+        met=pooled_ratio.median > 1.0,
+        size=f"{count:,} pairs, {repeats} runs",
+        absolute={"pooled scan": seconds_text(pooled)},
+        notes=[
+            "certrenew's scan is one generator in one process: FileSource walks "
+            "the tree depth first and iter_scan judges each entry as it comes. "
+            "This row is a bench-side variant that runs one FileSource per "
+            "top-level folder in a process pool and counts the entries; "
+            "making it certrenew's own needs FileSource to scan a subtree under "
+            "its name prefix, and the scheduler to merge the streams.",
+        ],
+    )
+    return [single, cores]
+
+
+def peak_rss_of_scan(folder: Path) -> tuple[int, int]:
+    """Entries and peak RSS in bytes of a scan run in a fresh subprocess."""
+    answer = subprocess.run(
+        [sys.executable, "-m", "bench.scan", "memory", str(folder)],
+        capture_output=True,
+        check=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    figures = json.loads(answer.stdout.strip().splitlines()[-1])
+    return int(figures["entries"]), int(figures["peak_rss_bytes"])
+
+
+def bench_memory(small: int, large: int, repeats: int) -> list[Result]:
+    small_folder, large_folder = pem_inventory(small), pem_inventory(large)
+    small_rss, large_rss = [], []
+    for _ in range(repeats):
+        small_rss.append(peak_rss_of_scan(small_folder)[1])
+        large_rss.append(peak_rss_of_scan(large_folder)[1])
+    ratio = speed_ratios(large_rss, small_rss)  # large ÷ small
+    peak_mb = max(large_rss) / 2**20
+    return [
+        Result(
+            benchmark="2. scan memory",
+            figure=f"peak RSS at {large:,} ÷ peak RSS at {small:,}",
+            baseline=f"the same scan of {small:,} pairs",
+            ratio=ratio,
+            aim="< 1.20 and < 200 MB",
+            met=ratio.median < 1.2 and peak_mb < 200,
+            size=f"{small:,} and {large:,} pairs, {repeats} runs each",
+            absolute={
+                f"peak RSS {small:,}": f"{Spread.of(small_rss).median / 2**20:.1f} MB",
+                f"peak RSS {large:,}": f"{Spread.of(large_rss).median / 2**20:.1f} MB",
+            },
+            notes=[
+                "Each scan runs in a fresh `python -m bench.scan memory` process "
+                "and streams entries as the scheduler's scan_and_enqueue does; "
+                "peak RSS is that process's VmHWM."
+            ],
+        )
+    ]
+
+
+def openssl_loop(certificates: list[Path]) -> None:
+    script = (
+        'for f in "$@"; do openssl x509 -in "$f" -enddate -fingerprint -noout; done'
+    )
+    subprocess.run(
+        ["sh", "-c", script, "sh", *map(str, certificates)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def bench_openssl(count: int, repeats: int) -> list[Result]:
+    quiet_logging()
+    folder = pem_inventory(count)
+    certificates = certificate_files(folder)
+    openssl, scan = paired_runs(
+        lambda: openssl_loop(certificates),
+        lambda: certrenew_scan(folder),
+        repeats=repeats,
+    )
+    ratio = speed_ratios(openssl, scan)
+    return [
+        Result(
+            benchmark="3. scan vs openssl shell loop",
+            figure="certrenew scan speed ÷ shell loop speed",
+            baseline="`for f; do openssl x509 -enddate -fingerprint -noout; done`",
+            ratio=ratio,
+            aim="report",
+            met=None,
+            size=f"{count:,} pairs, {repeats} runs",
+            absolute={
+                "openssl loop": seconds_text(openssl),
+                "certrenew": seconds_text(scan),
+            },
+            notes=[
+                "The shell loop reads certificates only; the scan also reads "
+                "and checks every key."
+            ],
+        )
+    ]
+
+
+def _memory_main(folder: str) -> None:
+    quiet_logging()
+    entries = certrenew_scan(Path(folder))
+    print(json.dumps({"entries": entries, "peak_rss_bytes": peak_rss_bytes()}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["memory"]:
+        _memory_main(sys.argv[2])
