@@ -12,13 +12,12 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from certrenew.inventory import Entry, Problem
+from certrenew.inventory import Problem
 from certrenew.metrics.work import count_failed
-from scheduler.policy import Due
 from scheduler.scan import ScannedEntry, iter_scan
 from scheduler.spreading import spread_delay_seconds
 from worker.actors import collect_certificate, renew_certificate
-from worker.ledger import RenewalRecord
+from worker.ledger import Claim, LedgerConflict, RenewalRecord
 from worker.notify import notify_failed, notify_pending_too_long
 from worker.runtime import Runtime
 
@@ -37,6 +36,8 @@ COLLECTING = "collecting"
 # The order status the ledger keeps for an order pending past its deadline:
 # flagged for people (status page, metrics, webhook), never retried or failed.
 PENDING_OVERDUE = "pending_overdue"
+# Due renewals claimed per round trip to Redis (bench/queueing.py).
+CLAIM_BATCH = 500
 FAILED_ORDER_STATUSES = frozenset({"rejected", "canceled", "revoked", "expired"})
 
 
@@ -53,6 +54,7 @@ class ScanOutcome:
 def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
     """Claim every due certificate in the ledger and queue its renewal once."""
     outcome = ScanOutcome()
+    due: list[ScannedEntry] = []
     for item in iter_scan(runtime.sources.values(), now):
         if isinstance(item, Problem):
             outcome.problems.append(item)
@@ -61,7 +63,11 @@ def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
         outcome.entries.append(item)
         if item.due.is_due:
             outcome.due += 1
-            outcome.queued += _claim_and_enqueue(runtime, item.entry, item.due, now=now)
+            due.append(item)
+        if len(due) >= CLAIM_BATCH:
+            outcome.queued += _claim_and_enqueue(runtime, due, now=now)
+            due = []
+    outcome.queued += _claim_and_enqueue(runtime, due, now=now)
 
     log.info(
         "scan_enqueued",
@@ -74,31 +80,36 @@ def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
 
 
 def _claim_and_enqueue(
-    runtime: Runtime, entry: Entry, due: Due, *, now: datetime
+    runtime: Runtime, batch: list[ScannedEntry], *, now: datetime
 ) -> int:
-    claimed = runtime.ledger.claim(
-        entry.facts.thumbprint,
-        name=entry.name,
-        source=entry.source,
-        due_at=due.due_at,
-        now=now,
-    )
-    if not claimed:
+    """Claim a batch in one round trip, then queue the renewals that were ours."""
+    if not batch:
         return 0
+    by_thumbprint = {item.entry.facts.thumbprint: item for item in batch}
+    claims = [
+        Claim(thumbprint, item.entry.name, item.entry.source, item.due.due_at)
+        for thumbprint, item in by_thumbprint.items()
+    ]
+    claimed = runtime.ledger.claim_many(claims, now=now)
 
-    delay_seconds = spread_delay_seconds(entry, due, now=now)
-    renew_certificate.send_with_options(
-        args=(entry.source, entry.name, entry.facts.thumbprint),
-        delay=int(delay_seconds * 1000),
-    )
-    log.info(
-        "renewal_queued",
-        certificate=entry.name,
-        thumbprint=entry.facts.thumbprint,
-        reason=due.reason,
-        delay_seconds=round(delay_seconds),
-    )
-    return 1
+    for claim in claimed:
+        entry, due = (
+            by_thumbprint[claim.thumbprint].entry,
+            by_thumbprint[claim.thumbprint].due,
+        )
+        delay_seconds = spread_delay_seconds(entry, due, now=now)
+        renew_certificate.send_with_options(
+            args=(entry.source, entry.name, entry.facts.thumbprint),
+            delay=int(delay_seconds * 1000),
+        )
+        log.info(
+            "renewal_queued",
+            certificate=entry.name,
+            thumbprint=entry.facts.thumbprint,
+            reason=due.reason,
+            delay_seconds=round(delay_seconds),
+        )
+    return len(claimed)
 
 
 @dataclass
@@ -159,6 +170,27 @@ def _apply_status(
     record: RenewalRecord,
     status: str,
     certificate_id: int | None,
+    *,
+    now: datetime,
+    outcome: SyncOutcome,
+) -> None:
+    """Move one renewal on; one that a worker moved meanwhile is left to it."""
+    try:
+        _move_on(runtime, record, status, now=now, outcome=outcome)
+    except LedgerConflict as conflict:
+        # Read before a worker installed or failed it: the ledger refuses to go
+        # back, and the worker's word is the later one.
+        log.debug(
+            "renewal_moved_on",
+            thumbprint=record.thumbprint,
+            state=conflict.current_state,
+        )
+
+
+def _move_on(
+    runtime: Runtime,
+    record: RenewalRecord,
+    status: str,
     *,
     now: datetime,
     outcome: SyncOutcome,

@@ -12,7 +12,13 @@ from pydantic import SecretStr
 
 from certrenew.config import CertCentralSettings, FileSourceSettings, Settings
 from sandbox import SandboxServer
-from scheduler.jobs import COLLECTING, scan_and_enqueue, sync_orders
+from scheduler.jobs import (
+    COLLECTING,
+    SyncOutcome,
+    _apply_status,
+    scan_and_enqueue,
+    sync_orders,
+)
 from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
 from tests.support.seeding import seed_certificate
 from worker.bootstrap import start_runtime
@@ -118,3 +124,31 @@ def test_an_order_status_changes_missed_is_looked_up_on_its_own_after_a_while(
     record = runtime.ledger.get(thumbprint)
     assert record is not None
     assert record.order_status == COLLECTING
+
+
+def test_a_renewal_a_worker_moved_on_during_the_sync_is_left_alone(
+    runtime: Runtime, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    thumbprint = seed_certificate(
+        sandbox, tmp_path, "raced", common_name="raced.example.net",
+        organization_id=PENDING_EV_ORG, validity=DUE,
+    )  # fmt: skip
+    source = f"files:{tmp_path}"
+    runtime.ledger.claim(thumbprint, name="raced", source=source, due_at=NOW, now=NOW)
+    renew(runtime, RenewalTarget(source, "raced", thumbprint), now=NOW)
+    read_by_the_sync = runtime.ledger.get(thumbprint)
+    assert read_by_the_sync is not None
+    # Meanwhile a worker collects and installs it.
+    runtime.ledger.record_issued(thumbprint, certificate_id=1, now=NOW)
+    runtime.ledger.record_installed(
+        thumbprint, new_thumbprint="F" * 40, not_after=NOW, location="x", now=NOW
+    )
+
+    outcome = SyncOutcome()
+    _apply_status(runtime, read_by_the_sync, "issued", None, now=NOW,
+                  outcome=outcome)  # fmt: skip
+
+    record = runtime.ledger.get(thumbprint)
+    assert record is not None
+    assert record.state == "installed"
+    assert outcome.collecting == 0
