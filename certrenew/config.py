@@ -330,8 +330,10 @@ class Settings(Section):
         self, name: str, sidecar: Mapping[str, Any] | None = None
     ) -> OrderSettings:
         """The order settings of one certificate: defaults, then its overrides."""
-        merged = self.order.model_dump(exclude_unset=False)
         override = self.overrides.get(name)
+        if not sidecar and (override is None or not override.order):
+            return self.order  # frozen: most certificates share the defaults
+        merged = self.order.model_dump(exclude_unset=False)
         if override is not None:
             merged.update(override.order)
         if sidecar:
@@ -342,8 +344,10 @@ class Settings(Section):
         self, name: str, sidecar: Mapping[str, Any] | None = None
     ) -> PolicySettings:
         """The renewal policy of one certificate: defaults, then its overrides."""
-        merged = self.policy.model_dump()
         override = self.overrides.get(name)
+        if not sidecar and (override is None or not override.policy):
+            return self.policy
+        merged = self.policy.model_dump()
         if override is not None:
             merged.update(override.policy)
         if sidecar:
