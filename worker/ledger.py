@@ -18,7 +18,10 @@ Redis keys (``prefix`` defaults to ``certrenew``):
 - ``{prefix}:renewal:{THUMBPRINT}``: a hash, the record itself;
 - ``{prefix}:renewals:{state}``: a sorted set per state, members are
   thumbprints scored by the time of their last change (Unix seconds);
-- ``{prefix}:orders``: a hash from DigiCert order id to thumbprint.
+- ``{prefix}:orders``: a hash from DigiCert order id to thumbprint;
+- ``{prefix}:ledger:began``: when this ledger's first claim was made. A Redis
+  that lost its data starts a new ledger, and renewals claimed soon after
+  that may have orders the ledger forgot (worker/renewal.py looks them up).
 
 Installed records are kept for a retention (30 days by default) and then
 pruned; failed records are kept until an operator requeues or purges them
@@ -323,6 +326,15 @@ class Ledger:
     def orders_key(self) -> str:
         return f"{self._prefix}:orders"
 
+    @property
+    def began_key(self) -> str:
+        return f"{self._prefix}:ledger:began"
+
+    def began_at(self) -> datetime | None:
+        """When this ledger made its first claim (None before any claim)."""
+        value = self._redis.get(self.began_key)
+        return datetime.fromisoformat(_text(value)) if value is not None else None
+
     def _keys(self, thumbprint: str) -> list[str]:
         return [
             self.record_key(thumbprint),
@@ -358,13 +370,14 @@ class Ledger:
         for claim in claims:
             _check_thumbprint(claim.thumbprint)
         pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self.began_key, _iso(now), nx=True)
         for claim in claims:
             self._transition(
                 keys=self._keys(claim.thumbprint),
                 args=[_claim_request(claim, now)],
                 client=pipe,
             )
-        answers = pipe.execute()
+        answers = pipe.execute()[1:]
 
         claimed = []
         for claim, answer in zip(claims, answers, strict=True):

@@ -44,6 +44,8 @@ from worker.validity import certificate_validity_days
 
 log = structlog.get_logger(__name__)
 
+# Slack on top of two scan intervals for the first scans of a new ledger.
+LEDGER_RECLAIM_MARGIN = timedelta(hours=1)
 # Ledger states in which the order is placed and only collection remains.
 ORDERED_STATES = frozenset({"submitted", "issued"})
 FINISHED_STATES = frozenset({"installed", "failed"})
@@ -190,20 +192,26 @@ def _pending_key(
     *,
     now: datetime,
 ) -> bytes:
-    """The renewal's new key, stored durably before any CSR carrying it leaves."""
+    """The renewal's new key, stored durably before any CSR carrying it leaves.
+
+    A pending key already stored is kept, whatever the ledger says: its CSR may
+    have reached DigiCert in an order the ledger has forgotten (a lost ledger,
+    an earlier generation), and only that key can install what it issues.
+    """
     stored = source.load_pending_key(entry.name)
     if stored is not None and record.state != "claimed":
         return stored
     if stored is not None:
-        # A key from an earlier renewal of this entry that never got ordered.
-        log.info("pending_key_replaced")
-
-    key = generate_private_key(
-        entry.order.key,
-        like_type=entry.facts.key_type,
-        like_size=entry.facts.key_size,
-    )
-    key_pem = private_key_pem(key)
+        key_pem = stored
+        log.info("pending_key_kept")
+    else:
+        key_pem = private_key_pem(
+            generate_private_key(
+                entry.order.key,
+                like_type=entry.facts.key_type,
+                like_size=entry.facts.key_size,
+            )
+        )
     location = source.store_pending_key(entry.name, key_pem)
     runtime.ledger.record_key_stored(
         entry.facts.thumbprint, key_location=location, now=now
@@ -286,13 +294,29 @@ def _must_look_before_ordering(runtime: Runtime, record: RenewalRecord) -> bool:
     order posted under one of them may exist although the ledger never heard
     of it. In the embedded mode the ledger does not outlive the process, so
     every first order is checked too: that is the guard against a twin after
-    a restart.
+    a restart. A Redis ledger that lost its data begins anew; renewals claimed
+    soon after it began may have been ordered before the loss, so they are
+    checked as well (on a new installation, that costs one lookup each for
+    the first claims).
     """
     return (
         record.state == "submitting"
         or bool(record.previous_alternative_order_ids)
         or runtime.embedded
+        or _claimed_soon_after_the_ledger_began(runtime, record)
     )
+
+
+def _claimed_soon_after_the_ledger_began(
+    runtime: Runtime, record: RenewalRecord
+) -> bool:
+    began_at = runtime.ledger.began_at()
+    if began_at is None:
+        return True
+    # Renewals in flight when the data was lost are claimed again by the first
+    # scans of the new ledger.
+    window = timedelta(seconds=2 * runtime.settings.scheduler.scan_interval_seconds)
+    return record.claimed_at - began_at <= window + LEDGER_RECLAIM_MARGIN
 
 
 def _adopt_existing_order(
