@@ -72,9 +72,6 @@ url = "{redis_url}"
 kind = "files"
 path = "{folder}"
 
-[order]
-organization_id = 112233
-
 [scheduler]
 scan_interval_seconds = 1
 sync_interval_seconds = 1
