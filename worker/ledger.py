@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 import redis
 import structlog
@@ -291,6 +291,23 @@ redis.call('DEL', record)
 for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
 """
+
+
+class _Changes(TypedDict, total=False):
+    """What one transition asks of the script; ``_transition_request`` reads it."""
+
+    to: Required[RenewalState | None]
+    allowed: Required[Sequence[str]]
+    now: Required[datetime]
+    fields: Mapping[str, str] | None
+    guard: Mapping[str, str] | None
+    guard_same: Mapping[str, str] | None
+    incr: Mapping[str, int] | None
+    delete: Sequence[str]
+    archive_alternative_id: bool
+    remember_state_in: str
+    drop_order: bool
+    index_order: int | None
 
 
 class Ledger:
@@ -667,38 +684,10 @@ class Ledger:
         return [_record_from_hash(raw) for raw in pipeline.execute() if raw]
 
     def _move(
-        self,
-        thumbprint: str,
-        *,
-        transition: str,
-        to: RenewalState | None,
-        allowed: Sequence[str],
-        now: datetime,
-        fields: Mapping[str, str] | None = None,
-        guard: Mapping[str, str] | None = None,
-        guard_same: Mapping[str, str] | None = None,
-        incr: Mapping[str, int] | None = None,
-        delete: Sequence[str] = (),
-        archive_alternative_id: bool = False,
-        remember_state_in: str = "",
-        drop_order: bool = False,
-        index_order: int | None = None,
+        self, thumbprint: str, *, transition: str, **changes: Unpack[_Changes]
     ) -> RenewalRecord:
-        request = _transition_request(
-            thumbprint,
-            to=to,
-            allowed=allowed,
-            now=now,
-            fields=fields,
-            guard=guard,
-            guard_same=guard_same,
-            incr=incr,
-            delete=delete,
-            archive_alternative_id=archive_alternative_id,
-            remember_state_in=remember_state_in,
-            drop_order=drop_order,
-            index_order=index_order,
-        )
+        request = _transition_request(thumbprint, **changes)
+        allowed, fields = changes["allowed"], changes.get("fields") or {}
         answer = self._transition(keys=self._keys(thumbprint), args=[request])
         outcome, current = _text(answer[0]), _text(answer[1])
         if outcome != "ok":
@@ -709,7 +698,7 @@ class Ledger:
                 allowed=allowed,
                 field=_text(answer[2]),
                 recorded=_text(answer[3]),
-                asked=(fields or {}).get(_text(answer[2]), ""),
+                asked=fields.get(_text(answer[2]), ""),
             )
         record = _record_from_hash(_pairs(answer[2]))
         if current != record.state.value:
