@@ -1,296 +1,35 @@
-"""The renewal ledger: one durable record per renewal, in Redis.
-
-A renewal is keyed by the thumbprint of the certificate it replaces (DESIGN.md,
-"Names"). Its record moves forward only::
-
-    claimed -> key_stored -> submitting -> submitted -> issued -> installed
-       \\___________\\_____________\\____________\\__________\\--> failed
-
-and a failed record goes back to *claimed* only when an operator requeues it.
-Scans, messages and retries read the record before acting, and every
-transition is one Lua script that checks the current state and writes the new
-one in the same step, so a redelivered message, a second scheduler or a late
-status update can never move a renewal backwards (DESIGN.md, "Rules that hold
-everywhere": at most one paid order per renewal).
-
-Redis keys (``prefix`` defaults to ``certrenew``):
-
-- ``{prefix}:renewal:{THUMBPRINT}``: a hash, the record itself;
-- ``{prefix}:renewals:{state}``: a sorted set per state, members are
-  thumbprints scored by the time of their last change (Unix seconds);
-- ``{prefix}:orders``: a hash from DigiCert order id to thumbprint;
-- ``{prefix}:ledger:began``: when this ledger's first claim was made. A Redis
-  that lost its data starts a new ledger, and renewals claimed soon after
-  that may have orders the ledger forgot (worker/renewal.py looks them up).
-
-Installed records are kept for a retention (30 days by default) and then
-pruned; failed records are kept until an operator requeues or purges them
-(issue 5: a dead letter must outlive the queue).
-
-The scripts name every key they touch in ``KEYS``; they target a single Redis
-(or a fakeredis server), not Redis Cluster, whose slots would split them.
-"""
+"""Ledger: the renewal records in Redis and their forward-only transitions."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any, Required, TypedDict, Unpack
 
 import redis
 import structlog
 
-from certrenew.errors import CertrenewError
+from worker.ledger.records import (
+    ABSENT,
+    ALL_STATES,
+    DEFAULT_INSTALLED_RETENTION,
+    IN_FLIGHT_STATES,
+    PRUNE_BATCH,
+    Claim,
+    LedgerConflict,
+    RenewalRecord,
+    RenewalState,
+    as_text,
+    check_thumbprint,
+    check_utc,
+    field_pairs,
+    iso_utc,
+    record_from_hash,
+)
+from worker.ledger.scripts import FORGET_SCRIPT, TRANSITION_SCRIPT
 
 log = structlog.get_logger(__name__)
-
-DEFAULT_INSTALLED_RETENTION = timedelta(days=30)
-
-# How many expired installed records one prune removes; the rest go next time.
-PRUNE_BATCH = 100
-
-THUMBPRINT_PATTERN = re.compile(r"[0-9A-F]{40}")
-
-# DigiCert's limit for alternative_order_id (order-secure-site-ev.txt: "Maximum
-# length: 64 characters", "A custom alphanumeric ID").
-ALTERNATIVE_ORDER_ID_MAX_LENGTH = 64
-ALTERNATIVE_ORDER_ID_PREFIX = "certrenew"
-ALTERNATIVE_ORDER_ID_PATTERN = re.compile(r"certrenew([0-9A-F]{40})g([0-9]+)")
-MAX_GENERATION = 10**14 - 1
-
-
-class RenewalState(StrEnum):
-    CLAIMED = "claimed"
-    KEY_STORED = "key_stored"
-    SUBMITTING = "submitting"
-    SUBMITTED = "submitted"
-    ISSUED = "issued"
-    INSTALLED = "installed"
-    FAILED = "failed"
-
-
-IN_FLIGHT_STATES = (
-    RenewalState.CLAIMED,
-    RenewalState.KEY_STORED,
-    RenewalState.SUBMITTING,
-    RenewalState.SUBMITTED,
-    RenewalState.ISSUED,
-)
-ALL_STATES = (*IN_FLIGHT_STATES, RenewalState.INSTALLED, RenewalState.FAILED)
-
-# The pseudo-state of a renewal that has no record.
-ABSENT = ""
-
-
-class LedgerConflict(CertrenewError):
-    """A transition the record's current state does not allow.
-
-    ``current_state`` is None when the renewal has no record at all.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        thumbprint: str,
-        current_state: str | None,
-        transition: str,
-    ) -> None:
-        self.thumbprint = thumbprint
-        self.current_state = current_state
-        self.transition = transition
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One due renewal to open, as ``Ledger.claim_many`` takes them."""
-
-    thumbprint: str
-    name: str
-    source: str
-    due_at: datetime
-
-
-@dataclass(frozen=True)
-class RenewalRecord:
-    """Everything the ledger knows about one renewal."""
-
-    thumbprint: str
-    state: RenewalState
-    name: str
-    source: str
-    due_at: datetime
-    claimed_at: datetime
-    updated_at: datetime
-    # Starts at 1; each requeue adds one and with it changes the alternative id.
-    generation: int
-    attempts: int
-    key_location: str | None = None
-    key_stored_at: datetime | None = None
-    action: str | None = None
-    alternative_order_id: str | None = None
-    intent_at: datetime | None = None
-    order_id: int | None = None
-    request_ids: tuple[int, ...] = ()
-    order_status: str | None = None
-    submitted_at: datetime | None = None
-    certificate_id: int | None = None
-    issued_at: datetime | None = None
-    new_thumbprint: str | None = None
-    new_not_after: datetime | None = None
-    installed_location: str | None = None
-    installed_at: datetime | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None
-    # The state the renewal was in when it failed: whether an order may exist.
-    failed_state: RenewalState | None = None
-    failed_at: datetime | None = None
-    # Alternative ids of earlier generations: orders sent under them may exist.
-    previous_alternative_order_ids: tuple[str, ...] = ()
-
-    @property
-    def in_flight(self) -> bool:
-        return self.state in IN_FLIGHT_STATES
-
-
-def alternative_order_id(thumbprint: str, generation: int) -> str:
-    """The ``alternative_order_id`` sent with the orders of one renewal.
-
-    ``certrenew`` + the old thumbprint + ``g`` + the generation: alphanumeric
-    and at most 64 characters (the endpoint page), the same on every retry of
-    one generation (so an order created by a post that got no answer is found
-    and adopted), and new after a requeue (so a rejected order is not adopted
-    again). It is a lookup key, not a lock: DigiCert does not promise that it
-    is unique (API.md, "Ordering and renewing").
-    """
-    _check_thumbprint(thumbprint)
-    if not 1 <= generation <= MAX_GENERATION:
-        raise ValueError(
-            f"alternative order id: generation must be between 1 and "
-            f"{MAX_GENERATION}, got {generation}"
-        )
-    return f"{ALTERNATIVE_ORDER_ID_PREFIX}{thumbprint}g{generation}"
-
-
-def parse_alternative_order_id(value: str) -> tuple[str, int] | None:
-    """The (thumbprint, generation) of one of our alternative ids, else None."""
-    match = ALTERNATIVE_ORDER_ID_PATTERN.fullmatch(value)
-    if match is None:
-        return None
-    return match.group(1), int(match.group(2))
-
-
-# One script moves a record from one of the allowed states to the next.
-# KEYS[1] the record, KEYS[2] the order index, KEYS[3..] one sorted set per
-# state in the order of request.states. ARGV[1] is the request as JSON:
-#   from: allowed current states ("" = no record); to: the new state ("" =
-#   stay in the current one, for updates that are not transitions);
-#   guard: fields that, when already set, must hold this value;
-#   guard_same: the same, checked only when the record is already in `to`;
-#   set / delete / incr: field changes; score: the time of the change;
-#   archive_alternative_id: push the current alternative id to the history;
-#   remember_state_in: a field that keeps the state left behind, unless the
-#   record already is in `to` (failed_state: whether an order may exist);
-#   drop_order: remove the record's order id from the index;
-#   index_order: add this order id to the index.
-# Returns {"ok", previous state, the record as a flat list} or
-# {"conflict", current state, field, recorded value}.
-TRANSITION_SCRIPT = """
-local request = cjson.decode(ARGV[1])
-local record = KEYS[1]
-local orders = KEYS[2]
-local by_state = {}
-for i, name in ipairs(request.states) do by_state[name] = KEYS[i + 2] end
-
-local current = redis.call('HGET', record, 'state') or ''
-local allowed = false
-for _, name in ipairs(request.from) do
-  if name == current then allowed = true end
-end
-if not allowed then return {'conflict', current, '', ''} end
-local target = request.to
-if target == '' then target = current end
-
-local function check(guards)
-  for field, wanted in pairs(guards) do
-    local recorded = redis.call('HGET', record, field)
-    if recorded and recorded ~= '' and recorded ~= wanted then
-      return {'conflict', current, field, recorded}
-    end
-  end
-  return nil
-end
-local refused = check(request.guard)
-if refused then return refused end
-if current == target then
-  refused = check(request.guard_same)
-  if refused then return refused end
-end
-
-if request.archive_alternative_id then
-  local old = redis.call('HGET', record, 'alternative_order_id')
-  if old and old ~= '' then
-    local history = cjson.decode(
-      redis.call('HGET', record, 'previous_alternative_order_ids') or '[]')
-    table.insert(history, old)
-    redis.call('HSET', record, 'previous_alternative_order_ids',
-      cjson.encode(history))
-  end
-end
-if request.drop_order then
-  local order_id = redis.call('HGET', record, 'order_id')
-  if order_id and order_id ~= '' then redis.call('HDEL', orders, order_id) end
-end
-for _, field in ipairs(request.delete) do redis.call('HDEL', record, field) end
-for field, value in pairs(request.set) do redis.call('HSET', record, field, value) end
-for field, amount in pairs(request.incr) do
-  redis.call('HINCRBY', record, field, amount)
-end
-if request.remember_state_in ~= '' and current ~= target then
-  redis.call('HSET', record, request.remember_state_in, current)
-end
-redis.call('HSET', record, 'state', target)
-
-if current ~= '' and current ~= target then
-  redis.call('ZREM', by_state[current], request.thumbprint)
-end
-redis.call('ZADD', by_state[target], request.score, request.thumbprint)
-if request.index_order ~= '' then
-  redis.call('HSET', orders, request.index_order, request.thumbprint)
-end
-return {'ok', current, redis.call('HGETALL', record)}
-"""
-
-# Deletes a record and every index entry of it. KEYS as above; ARGV[1] the
-# thumbprint, ARGV[2] the state it must be in ("" = any), ARGV[3] the latest
-# change time it may have (for pruning; "" = any). Returns 1 when deleted.
-FORGET_SCRIPT = """
-local record = KEYS[1]
-local state = redis.call('HGET', record, 'state')
-if not state then
-  for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-  return 0
-end
-if ARGV[2] ~= '' and state ~= ARGV[2] then return 0 end
-if ARGV[3] ~= '' then
-  local changed = tonumber(redis.call('HGET', record, 'updated_score') or '0')
-  if changed > tonumber(ARGV[3]) then return 0 end
-end
-local order_id = redis.call('HGET', record, 'order_id')
-if order_id and order_id ~= '' then
-  if redis.call('HGET', KEYS[2], order_id) == ARGV[1] then
-    redis.call('HDEL', KEYS[2], order_id)
-  end
-end
-redis.call('DEL', record)
-for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-return 1
-"""
 
 
 class _Changes(TypedDict, total=False):
@@ -350,7 +89,7 @@ class Ledger:
     def began_at(self) -> datetime | None:
         """When this ledger made its first claim (None before any claim)."""
         value = self._redis.get(self.began_key)
-        return datetime.fromisoformat(_text(value)) if value is not None else None
+        return datetime.fromisoformat(as_text(value)) if value is not None else None
 
     def _keys(self, thumbprint: str) -> list[str]:
         return [
@@ -385,9 +124,9 @@ class Ledger:
         is most of a claim's cost (bench/queueing.py).
         """
         for claim in claims:
-            _check_thumbprint(claim.thumbprint)
+            check_thumbprint(claim.thumbprint)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self.began_key, _iso(now), nx=True)
+        pipe.set(self.began_key, iso_utc(now), nx=True)
         for claim in claims:
             self._transition(
                 keys=self._keys(claim.thumbprint),
@@ -398,7 +137,7 @@ class Ledger:
 
         claimed = []
         for claim, answer in zip(claims, answers, strict=True):
-            if _text(answer[0]) == "ok":
+            if as_text(answer[0]) == "ok":
                 claimed.append(claim)
                 log.info(
                     "renewal_claimed", thumbprint=claim.thumbprint, name=claim.name
@@ -415,7 +154,7 @@ class Ledger:
             to=RenewalState.KEY_STORED,
             allowed=[RenewalState.CLAIMED, RenewalState.KEY_STORED],
             now=now,
-            fields={"key_location": key_location, "key_stored_at": _iso(now)},
+            fields={"key_location": key_location, "key_stored_at": iso_utc(now)},
         )
 
     def record_intent(
@@ -440,7 +179,7 @@ class Ledger:
             fields={
                 "action": action,
                 "alternative_order_id": alternative_order_id,
-                "intent_at": _iso(now),
+                "intent_at": iso_utc(now),
             },
             guard={"alternative_order_id": alternative_order_id},
         )
@@ -464,7 +203,7 @@ class Ledger:
             "order_id": str(order_id),
             "request_ids": json.dumps([int(each) for each in request_ids]),
             "order_status": order_status,
-            "submitted_at": _iso(now),
+            "submitted_at": iso_utc(now),
         }
         if certificate_id is not None:
             fields["certificate_id"] = str(certificate_id)
@@ -502,7 +241,7 @@ class Ledger:
             to=RenewalState.ISSUED,
             allowed=[RenewalState.SUBMITTED, RenewalState.ISSUED],
             now=now,
-            fields={"certificate_id": str(certificate_id), "issued_at": _iso(now)},
+            fields={"certificate_id": str(certificate_id), "issued_at": iso_utc(now)},
             guard_same={"certificate_id": str(certificate_id)},
         )
 
@@ -516,7 +255,7 @@ class Ledger:
         now: datetime,
     ) -> RenewalRecord:
         """The new pair is live; the renewal is done. Prunes old installs."""
-        _check_thumbprint(new_thumbprint)
+        check_thumbprint(new_thumbprint)
         record = self._move(
             thumbprint,
             transition="record_installed",
@@ -525,9 +264,9 @@ class Ledger:
             now=now,
             fields={
                 "new_thumbprint": new_thumbprint,
-                "new_not_after": _iso(not_after, "not_after"),
+                "new_not_after": iso_utc(not_after, "not_after"),
                 "installed_location": location,
-                "installed_at": _iso(now),
+                "installed_at": iso_utc(now),
             },
             guard_same={"new_thumbprint": new_thumbprint},
         )
@@ -551,7 +290,7 @@ class Ledger:
             fields={
                 "failure_code": code,
                 "failure_message": message,
-                "failed_at": _iso(now),
+                "failed_at": iso_utc(now),
             },
             remember_state_in="failed_state",
         )
@@ -583,7 +322,7 @@ class Ledger:
             to=RenewalState.CLAIMED,
             allowed=[RenewalState.FAILED],
             now=now,
-            fields={"attempts": "0", "claimed_at": _iso(now)},
+            fields={"attempts": "0", "claimed_at": iso_utc(now)},
             incr={"generation": 1},
             delete=_REQUEUE_CLEARS,
             archive_alternative_id=True,
@@ -609,7 +348,7 @@ class Ledger:
         )
         removed = 0
         for member in stale:
-            thumbprint = _text(member)
+            thumbprint = as_text(member)
             removed += int(
                 self._forget(
                     keys=self._keys(thumbprint),
@@ -624,12 +363,12 @@ class Ledger:
         raw = self._redis.hgetall(self.record_key(thumbprint))
         if not raw:
             return None
-        return _record_from_hash(raw)
+        return record_from_hash(raw)
 
     def by_state(self, state: RenewalState | str) -> list[RenewalRecord]:
         """The records in one state, the longest unchanged first."""
         members = self._redis.zrange(self.state_key(RenewalState(state)), 0, -1)
-        return self._records([_text(member) for member in members])
+        return self._records([as_text(member) for member in members])
 
     def in_flight(self) -> list[RenewalRecord]:
         """Every renewal neither installed nor failed, the longest unchanged first."""
@@ -643,12 +382,12 @@ class Ledger:
 
     def thumbprint_for_order(self, order_id: int) -> str | None:
         value = self._redis.hget(self.orders_key, str(order_id))
-        return None if value is None else _text(value)
+        return None if value is None else as_text(value)
 
     def submitted_orders(self) -> dict[int, str]:
         """Order id -> thumbprint of every renewal waiting in *submitted*."""
         thumbprints = [
-            _text(member)
+            as_text(member)
             for member in self._redis.zrange(
                 self.state_key(RenewalState.SUBMITTED), 0, -1
             )
@@ -658,7 +397,7 @@ class Ledger:
             pipeline.hget(self.record_key(thumbprint), "order_id")
         order_ids = pipeline.execute()
         return {
-            int(_text(order_id)): thumbprint
+            int(as_text(order_id)): thumbprint
             for thumbprint, order_id in zip(thumbprints, order_ids, strict=True)
             if order_id
         }
@@ -681,7 +420,7 @@ class Ledger:
         for thumbprint in thumbprints:
             pipeline.hgetall(self.record_key(thumbprint))
         # A member whose record was purged between the two reads is skipped.
-        return [_record_from_hash(raw) for raw in pipeline.execute() if raw]
+        return [record_from_hash(raw) for raw in pipeline.execute() if raw]
 
     def _move(
         self, thumbprint: str, *, transition: str, **changes: Unpack[_Changes]
@@ -689,18 +428,18 @@ class Ledger:
         request = _transition_request(thumbprint, **changes)
         allowed, fields = changes["allowed"], changes.get("fields") or {}
         answer = self._transition(keys=self._keys(thumbprint), args=[request])
-        outcome, current = _text(answer[0]), _text(answer[1])
+        outcome, current = as_text(answer[0]), as_text(answer[1])
         if outcome != "ok":
             raise _conflict(
                 thumbprint,
                 transition=transition,
                 current=current,
                 allowed=allowed,
-                field=_text(answer[2]),
-                recorded=_text(answer[3]),
-                asked=fields.get(_text(answer[2]), ""),
+                field=as_text(answer[2]),
+                recorded=as_text(answer[3]),
+                asked=fields.get(as_text(answer[2]), ""),
             )
-        record = _record_from_hash(_pairs(answer[2]))
+        record = record_from_hash(field_pairs(answer[2]))
         if current != record.state.value:
             log.info(
                 "renewal_state_changed",
@@ -741,8 +480,8 @@ def _claim_request(claim: Claim, now: datetime) -> str:
             "thumbprint": claim.thumbprint,
             "name": claim.name,
             "source": claim.source,
-            "due_at": _iso(claim.due_at, "due_at"),
-            "claimed_at": _iso(now),
+            "due_at": iso_utc(claim.due_at, "due_at"),
+            "claimed_at": iso_utc(now),
             "generation": "1",
             "attempts": "0",
         },
@@ -766,7 +505,7 @@ def _transition_request(
     index_order: int | None = None,
 ) -> str:
     """The JSON argument of the transition script (see TRANSITION_SCRIPT)."""
-    _check_utc(now, "now")
+    check_utc(now, "now")
     score = now.timestamp()
     request: dict[str, Any] = {
         "thumbprint": thumbprint,
@@ -775,7 +514,7 @@ def _transition_request(
         "to": "" if to is None else to.value,
         "set": {
             **(fields or {}),
-            "updated_at": _iso(now),
+            "updated_at": iso_utc(now),
             "updated_score": repr(score),
         },
         "guard": dict(guard or {}),
@@ -825,83 +564,3 @@ def _conflict(
         current_state=current_state,
         transition=transition,
     )
-
-
-def _record_from_hash(raw: Mapping[Any, Any]) -> RenewalRecord:
-    fields = {_text(key): _text(value) for key, value in raw.items()}
-
-    def text(name: str) -> str | None:
-        value = fields.get(name)
-        return value if value else None
-
-    def number(name: str) -> int | None:
-        value = text(name)
-        return None if value is None else int(value)
-
-    def moment(name: str) -> datetime | None:
-        value = text(name)
-        return None if value is None else datetime.fromisoformat(value)
-
-    failed_state = text("failed_state")
-    return RenewalRecord(
-        thumbprint=fields["thumbprint"],
-        state=RenewalState(fields["state"]),
-        name=fields.get("name", ""),
-        source=fields.get("source", ""),
-        due_at=datetime.fromisoformat(fields["due_at"]),
-        claimed_at=datetime.fromisoformat(fields["claimed_at"]),
-        updated_at=datetime.fromisoformat(fields["updated_at"]),
-        generation=int(fields.get("generation", "1")),
-        attempts=int(fields.get("attempts", "0")),
-        key_location=text("key_location"),
-        key_stored_at=moment("key_stored_at"),
-        action=text("action"),
-        alternative_order_id=text("alternative_order_id"),
-        intent_at=moment("intent_at"),
-        order_id=number("order_id"),
-        request_ids=tuple(json.loads(fields.get("request_ids") or "[]")),
-        order_status=text("order_status"),
-        submitted_at=moment("submitted_at"),
-        certificate_id=number("certificate_id"),
-        issued_at=moment("issued_at"),
-        new_thumbprint=text("new_thumbprint"),
-        new_not_after=moment("new_not_after"),
-        installed_location=text("installed_location"),
-        installed_at=moment("installed_at"),
-        failure_code=text("failure_code"),
-        failure_message=text("failure_message"),
-        failed_state=None if failed_state is None else RenewalState(failed_state),
-        failed_at=moment("failed_at"),
-        previous_alternative_order_ids=tuple(
-            json.loads(fields.get("previous_alternative_order_ids") or "[]")
-        ),
-    )
-
-
-def _pairs(flat: Sequence[Any]) -> dict[str, str]:
-    """A flat HGETALL reply from a script ([field, value, ...]) as a dict."""
-    return {
-        _text(flat[index]): _text(flat[index + 1]) for index in range(0, len(flat), 2)
-    }
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _iso(moment: datetime, name: str = "now") -> str:
-    _check_utc(moment, name)
-    return moment.astimezone(UTC).isoformat()
-
-
-def _check_utc(moment: datetime, name: str) -> None:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"ledger: {name} must be timezone-aware (UTC), got {moment!r}")
-
-
-def _check_thumbprint(thumbprint: str) -> None:
-    if not THUMBPRINT_PATTERN.fullmatch(thumbprint):
-        raise ValueError(
-            f"thumbprint must be 40 uppercase hex digits (SHA-1 of the DER, "
-            f"API.md 'Thumbprints'), got {thumbprint!r}"
-        )
