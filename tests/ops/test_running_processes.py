@@ -358,16 +358,13 @@ def test_an_operator_sees_the_failed_renewal_in_a_browser_and_requeues_it(
 
         driver.find_element("id", f"requeue-{doomed}").click()
 
-        # The page is already at "/": wait for the requeue itself, which the
-        # redirect back to "/" follows.
+        # The page is already at "/": wait for the requeue itself, and for the
+        # renewal's new order, which waits for EV validation like the first.
         wait_until(
-            lambda: _generation(running, doomed) == 2,
-            timeout_seconds=10,
-            what="the requeue of the doomed renewal",
+            lambda: _state_and_generation(running, doomed) == ("submitted", 2),
+            timeout_seconds=30,
+            what="the requeued renewal ordered again",
         )
-        record = running.ledger.get(doomed)
-        assert record is not None
-        assert record.state != "failed"
         assert driver.current_url.rstrip("/") == running.scheduler_url
         driver.refresh()
         rows = driver.find_elements("css selector", "tr.failed")
@@ -376,9 +373,10 @@ def test_an_operator_sees_the_failed_renewal_in_a_browser_and_requeues_it(
         driver.quit()
 
 
-def _generation(running: Running, thumbprint: str) -> int:
+def _state_and_generation(running: Running, thumbprint: str) -> tuple[str, int]:
     record = running.ledger.get(thumbprint)
-    return 0 if record is None else record.generation
+    assert record is not None
+    return record.state.value, record.generation
 
 
 def start_chromium() -> Any:
