@@ -19,12 +19,16 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from certrenew.config import Settings
 from sandbox import SandboxServer
+from scheduler.requeue import DEAD_LETTERS_KEY, DEAD_MESSAGES_KEY, dead_messages
 from tests.deploy.known_metrics import CERTRENEW_METRICS, KNOWN_METRICS
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
 from tests.support.seeding import seed_certificate
+from worker.actors import renew_certificate
+from worker.broker import build_broker
 from worker.ledger import Ledger, RenewalRecord
 
 pytestmark = pytest.mark.slow
@@ -168,14 +172,7 @@ def running() -> Iterator[Running]:
             ).raise_for_status()
             # A message for a source that is not configured: retried, then
             # dead-lettered (Dramatiq's retries, errors and rejects).
-            from certrenew.config import load_settings
-            from worker.actors import renew_certificate
-            from worker.broker import build_broker
-
-            broker = build_broker(load_settings(config, {}), client)
-            broker.declare_actor(renew_certificate)
-            renew_certificate.broker = broker
-            renew_certificate.send("nosuch", "ghost", UNKNOWN_THUMBPRINT)
+            send_renew_message(state, "nosuch", "ghost", UNKNOWN_THUMBPRINT)
             wait_until(
                 lambda: (
                     _states(state).get("doomed") == "failed"
@@ -371,6 +368,58 @@ def test_an_operator_sees_the_failed_renewal_in_a_browser_and_requeues_it(
         assert doomed not in [row.get_attribute("data-thumbprint") for row in rows]
     finally:
         driver.quit()
+
+
+def test_a_requeue_through_the_page_removes_the_renewals_dead_letter(
+    running: Running,
+) -> None:
+    # A renewal of "calm" under a thumbprint it no longer has: the worker
+    # claims it, finds the certificate changed, and fails it for good, so it
+    # is failed in the ledger and dead-lettered by Dramatiq. (Runs last: the
+    # tests above count one failed renewal and one dead letter.)
+    stale = "CD" * 20
+    source = running.records()["shop"].source
+    send_renew_message(running, source, "calm", stale)
+    wait_until(
+        lambda: dead_message_ids(running, stale) != [],
+        timeout_seconds=30,
+        what="the stale renewal of calm dead-lettered",
+    )
+    (dead_id,) = dead_message_ids(running, stale)
+    record = running.ledger.get(stale)
+    assert record is not None
+    assert (record.state, record.failure_code) == ("failed", "certificate_changed")
+
+    with httpx.Client(base_url=running.scheduler_url) as browser:
+        page = browser.get("/").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        answer = browser.post(
+            "/requeue", data={"thumbprint": stale, "csrf_token": token.group(1)}
+        )
+
+    assert answer.status_code == 303
+    assert not running.redis.zscore(DEAD_LETTERS_KEY, dead_id)
+    assert not running.redis.hexists(DEAD_MESSAGES_KEY, dead_id)
+    requeued = running.ledger.get(stale)
+    assert requeued is not None
+    assert requeued.generation == 2
+
+
+def send_renew_message(running: Running, source: str, name: str, thumb: str) -> None:
+    """Put a renewal message on the queue as the scheduler would."""
+    broker = build_broker(Settings(), running.redis)
+    broker.declare_actor(renew_certificate)
+    renew_certificate.broker = broker
+    renew_certificate.send(source, name, thumb)
+
+
+def dead_message_ids(running: Running, thumbprint: str) -> list[str]:
+    return [
+        message.message_id
+        for message in dead_messages(running.redis)
+        if message.thumbprint == thumbprint
+    ]
 
 
 def _state_and_generation(running: Running, thumbprint: str) -> tuple[str, int]:
