@@ -123,7 +123,7 @@ class OrderBook:
         now: datetime,
     ) -> Order:
         renewed = self._renewed_order(account, request)
-        if renewed is not None and renewed.renewed_by_order_id is not None:
+        if renewed is not None and self._renewal_stands(renewed):
             raise ApiError.one(
                 400,
                 "order_already_renewed",
@@ -211,6 +211,15 @@ class OrderBook:
             order.set_status("reissue_pending", now)
         else:
             order.set_status("pending" if approved else "needs_approval", now)
+
+    def _renewal_stands(self, renewed: Order) -> bool:
+        """Whether an order is renewed by one still alive: a renewal order that
+        was rejected or canceled leaves the order free to renew again."""
+        renewal_id = renewed.renewed_by_order_id
+        if renewal_id is None:
+            return False
+        renewal = self.orders.get(renewal_id)
+        return renewal is None or renewal.status not in ("rejected", "canceled")
 
     def _renewed_order(self, account: str, request: OrderRequest) -> Order | None:
         if request.renewal_of_order_id is not None:

@@ -9,17 +9,12 @@ after a restart.
 
 ``certrenew worker`` also exposes metrics: Dramatiq's Prometheus middleware
 serves every worker process's metrics (its own and certrenew's counters) on
-one port, through prometheus_client's multi-process mode.
+one port, through prometheus_client's multi-process mode. This module imports
+certrenew's counters (through ``worker.failures``), hence prometheus_client:
+the folder must be set before it is imported (``certrenew.metrics.multiprocess``).
 """
 
 from __future__ import annotations
-
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import dramatiq
 import fakeredis
@@ -29,6 +24,7 @@ from dramatiq.middleware import CurrentMessage, Retries
 
 from certrenew.config import Settings
 from certrenew.errors import PermanentError, TransientError
+from certrenew.metrics.multiprocess import require_multiprocess_values
 from worker.failures import RecordFailures
 
 NAMESPACE = "dramatiq"
@@ -42,9 +38,6 @@ UNEXPECTED_ERROR_RETRIES = 3
 # default (1000) can leave them stranded for minutes on a quiet queue, well
 # past ``[worker] redelivery_after_seconds``; the maintenance itself is cheap.
 MAINTENANCE_CHANCE_PER_MILLION = 20_000
-# Dramatiq's Prometheus middleware reads these (lower case is its spelling).
-DRAMATIQ_METRICS_FOLDER_VARIABLE = "dramatiq_prom_db"
-DRAMATIQ_METRICS_PORT_VARIABLE = "dramatiq_prom_port"
 
 
 def should_retry(retries: int, error: BaseException) -> bool:
@@ -103,42 +96,15 @@ def build_broker(settings: Settings, client: redis.Redis) -> RedisBroker:
     return broker
 
 
-@contextmanager
-def worker_metrics_environment(settings: Settings) -> Iterator[Path]:
-    """Set up multi-process metrics for ``certrenew worker``, before it forks.
-
-    prometheus_client picks its multi-process storage when it is first
-    imported, from ``PROMETHEUS_MULTIPROC_DIR``; Dramatiq's middleware only sets
-    that at process boot, after our modules (and prometheus_client) loaded. So
-    the parent sets it, and Dramatiq's own ``dramatiq_prom_db``, to one folder
-    before any worker process starts, and every process writes its counters
-    there. Unless the operator named a folder, it is a fresh one per run,
-    removed at exit, so no run sums the counters of an earlier one.
-    ``dramatiq_prom_port`` defaults to ``[worker] metrics_port``.
-    """
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get(
-        DRAMATIQ_METRICS_FOLDER_VARIABLE
-    )
-    folder = Path(given or tempfile.mkdtemp(prefix="certrenew-worker-metrics-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    os.environ[DRAMATIQ_METRICS_FOLDER_VARIABLE] = str(folder)
-    os.environ.setdefault(
-        DRAMATIQ_METRICS_PORT_VARIABLE, str(settings.worker.metrics_port)
-    )
-    try:
-        yield folder
-    finally:
-        if not given:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def add_worker_metrics(broker: dramatiq.Broker) -> None:
     """Add Dramatiq's Prometheus middleware (worker processes only).
 
-    Imported here: the module reads its host, port and folder from the
-    environment when it loads, which ``worker_metrics_environment`` prepared.
+    Refuses (``MetricsSetupError``) when this process counts in memory, where
+    the exposition server cannot see. Imported here: the middleware's module
+    reads its host, port and folder from the environment when it loads, which
+    ``certrenew.metrics.multiprocess.worker_metrics_environment`` prepared.
     """
+    require_multiprocess_values()
     from dramatiq.middleware.prometheus import Prometheus  # noqa: PLC0415
 
     broker.add_middleware(Prometheus())

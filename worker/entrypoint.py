@@ -1,7 +1,9 @@
 """The module Dramatiq's worker processes import (``certrenew worker``).
 
 Each worker process reads the settings from ``CERTRENEW_CONFIG`` and the
-environment, sets up logging and its runtime, and registers the actors.
+environment, sets up logging and its runtime, registers the actors and adds
+Dramatiq's Prometheus middleware, which refuses to start a process whose
+metrics would stay in memory (``certrenew.metrics.multiprocess``).
 """
 
 from __future__ import annotations

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from certrenew.commands._common import add_config_argument, load_settings_for
 from certrenew.errors import ConfigError
+from certrenew.metrics.multiprocess import worker_metrics_environment
+
+if TYPE_CHECKING:
+    from certrenew.config import Settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,10 +41,16 @@ def run_worker(arguments: argparse.Namespace) -> int:
     if arguments.config is not None:
         os.environ["CERTRENEW_CONFIG"] = str(arguments.config)
 
+    # Dramatiq forks the worker processes from this one: the metrics folder
+    # must be set here before anything imports prometheus_client (see
+    # certrenew.metrics.multiprocess), so this command imports no worker code.
+    with worker_metrics_environment(settings.worker.metrics_port):
+        return _run_dramatiq(arguments, settings)
+
+
+def _run_dramatiq(arguments: argparse.Namespace, settings: Settings) -> int:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
-
-    from worker.broker import worker_metrics_environment
 
     processes = arguments.processes or settings.worker.processes
     threads = arguments.threads or settings.worker.threads
@@ -53,6 +64,5 @@ def run_worker(arguments: argparse.Namespace) -> int:
         ]
     )  # fmt: skip
     sys.argv = ["certrenew worker"]
-    with worker_metrics_environment(settings):
-        exit_code: int = dramatiq_main(dramatiq_arguments)
+    exit_code: int = dramatiq_main(dramatiq_arguments)
     return exit_code

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from certrenew.config import Settings
 from tests.deploy.tools import DEPLOY, require_tool, run_tool
 
 K8S = DEPLOY / "k8s"
@@ -202,6 +203,72 @@ def test_the_scheduler_runs_twice_with_probes_on_healthz_and_readyz(
     assert container["args"] == ["scheduler"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def _settings(objects: list[Manifest]) -> Settings:
+    """The configuration the pods mount, as certrenew would read it."""
+    (config_map,) = [
+        o for o in objects if o["kind"] == "ConfigMap" and "certrenew.toml" in o["data"]
+    ]
+    return Settings.model_validate(tomllib.loads(config_map["data"]["certrenew.toml"]))
+
+
+def _container_and_environment(
+    objects: list[Manifest], deployment: str
+) -> tuple[Manifest, dict[str, str]]:
+    workload = _find(objects, "Deployment", deployment)
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    environment = {e["name"]: e.get("value", "") for e in container.get("env", [])}
+    return container, environment
+
+
+def _port_number(container: Manifest, port: str | int) -> int:
+    if isinstance(port, int):
+        return port
+    (number,) = [p["containerPort"] for p in container["ports"] if p["name"] == port]
+    return int(number)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_scheduler_probes_and_port_are_the_ones_it_serves(
+    overlay: str, rendered: dict[str, Path]
+) -> None:
+    objects = _objects(rendered[overlay])
+    settings = _settings(objects)
+    container, _ = _container_and_environment(objects, "certrenew-scheduler")
+
+    # Reachable from the kubelet and Prometheus, on the port the code listens.
+    assert settings.scheduler.http_host == "0.0.0.0"
+    assert [p["containerPort"] for p in container["ports"]] == [
+        settings.scheduler.http_port
+    ]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        port = container[probe]["httpGet"]["port"]
+        assert _port_number(container, port) == settings.scheduler.http_port, probe
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_worker_probes_and_scrape_port_are_dramatiqs_metrics_server(
+    overlay: str, rendered: dict[str, Path]
+) -> None:
+    objects = _objects(rendered[overlay])
+    settings = _settings(objects)
+    container, environment = _container_and_environment(objects, "certrenew-worker")
+    service = _find(objects, "Service", "certrenew-worker-metrics")
+
+    metrics_port = settings.worker.metrics_port
+    # dramatiq_prom_port, when set, overrides [worker] metrics_port.
+    assert environment.get("dramatiq_prom_port", str(metrics_port)) == str(metrics_port)
+    assert _port_number(container, "metrics") == metrics_port
+    assert environment["dramatiq_prom_host"] == "0.0.0.0"
+    # The multi-process folder lives on the writable scratch volume.
+    assert environment["dramatiq_prom_db"].startswith(SCRATCH_DIRECTORY + "/")
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        check = container[probe]["httpGet"]
+        assert check["path"] == "/metrics", probe
+        assert _port_number(container, check["port"]) == metrics_port, probe
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["targetPort"] == "metrics"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
