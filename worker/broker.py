@@ -17,7 +17,6 @@ the folder must be set before it is imported (``certrenew.metrics.multiprocess``
 from __future__ import annotations
 
 import dramatiq
-import fakeredis
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Retries
@@ -56,6 +55,11 @@ def should_retry(retries: int, error: BaseException) -> bool:
 def connect(settings: Settings) -> redis.Redis:
     """A client for the configured Redis, or for a new embedded store."""
     if settings.redis.url is None:
+        # Loaded only here: fakeredis (with redis.asyncio behind it) adds about
+        # 0.4 s to every process's start-up, and only the embedded mode uses
+        # it (python -X importtime; bench/startup.py).
+        import fakeredis  # noqa: PLC0415
+
         embedded: redis.Redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
         return embedded
     return redis.Redis.from_url(
