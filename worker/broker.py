@@ -38,10 +38,12 @@ DEAD_LETTER_TTL_MS = 7 * 24 * 3600 * 1000
 # An error we did not foresee (a bug, not the API) is retried a few times only.
 UNEXPECTED_ERROR_RETRIES = 3
 # Per million broker commands, how many also run Dramatiq's maintenance, which
-# puts a dead worker's unacknowledged messages back in the queue. Dramatiq's
-# default (1000) can leave them stranded for minutes on a quiet queue, well
-# past ``[worker] redelivery_after_seconds``; the maintenance itself is cheap.
-MAINTENANCE_CHANCE_PER_MILLION = 20_000
+# puts a dead worker's unacknowledged messages back in the queue. An idle
+# worker polls its two queues about twice a second, so at 2% a killed worker's
+# messages waited 25 s on average (and often a minute) past ``[worker]
+# redelivery_after_seconds``; at 20% the wait is a few seconds. The maintenance
+# itself is cheap: one look at the heartbeats and the dead letters' scores.
+MAINTENANCE_CHANCE_PER_MILLION = 200_000
 # Dramatiq's Prometheus middleware reads these (lower case is its spelling).
 DRAMATIQ_METRICS_FOLDER_VARIABLE = "dramatiq_prom_db"
 DRAMATIQ_METRICS_PORT_VARIABLE = "dramatiq_prom_port"
