@@ -201,16 +201,20 @@ def _pending_key(
     stored = source.load_pending_key(entry.name)
     if stored is not None and record.state != "claimed":
         return stored
-    if stored is not None:
-        # A key from an earlier renewal of this entry that never got ordered.
-        log.info("pending_key_replaced")
-
-    key = generate_private_key(
-        entry.order.key,
-        like_type=entry.facts.key_type,
-        like_size=entry.facts.key_size,
-    )
-    key_pem = private_key_pem(key)
+    if stored is not None and record.previous_alternative_order_ids:
+        # A requeued renewal keeps its key: an order of an earlier generation,
+        # which it will adopt, carries that key's CSR.
+        key_pem = stored
+    else:
+        if stored is not None:
+            # A key from an earlier renewal of this entry that never got ordered.
+            log.info("pending_key_replaced")
+        key = generate_private_key(
+            entry.order.key,
+            like_type=entry.facts.key_type,
+            like_size=entry.facts.key_size,
+        )
+        key_pem = private_key_pem(key)
     location = source.store_pending_key(entry.name, key_pem)
     runtime.ledger.record_key_stored(
         entry.facts.thumbprint, key_location=location, now=now
