@@ -62,9 +62,10 @@ def _run_step(
         thumbprint=thumbprint,
         message_id=message.message_id if message else None,
     )
-    _count_attempt(runtime, thumbprint)
     try:
-        step(runtime, datetime.now(UTC))
+        with runtime.renewal_lock.held(thumbprint):
+            _count_attempt(runtime, thumbprint)
+            step(runtime, datetime.now(UTC))
     except ApiKeyRejected as error:
         raise _pause_for_rejected_key(runtime, error) from error
     except TransientError as error:

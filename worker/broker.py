@@ -16,8 +16,11 @@ the folder must be set before it is imported (``certrenew.metrics.multiprocess``
 
 from __future__ import annotations
 
+import time
+
 import dramatiq
 import redis
+import structlog
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Retries
 
@@ -26,6 +29,8 @@ from certrenew.errors import PermanentError, TransientError
 from certrenew.metrics.multiprocess import require_multiprocess_values
 from worker.failures import RecordFailures
 
+log = structlog.get_logger(__name__)
+
 NAMESPACE = "dramatiq"
 QUEUE = "certrenew"
 # Dramatiq keeps dead letters this long; the ledger keeps failed renewals for good.
@@ -33,22 +38,30 @@ DEAD_LETTER_TTL_MS = 7 * 24 * 3600 * 1000
 # An error we did not foresee (a bug, not the API) is retried a few times only.
 UNEXPECTED_ERROR_RETRIES = 3
 # Per million broker commands, how many also run Dramatiq's maintenance, which
-# puts a dead worker's unacknowledged messages back in the queue. Dramatiq's
-# default (1000) can leave them stranded for minutes on a quiet queue, well
-# past ``[worker] redelivery_after_seconds``; the maintenance itself is cheap.
-MAINTENANCE_CHANCE_PER_MILLION = 20_000
+# puts a dead worker's unacknowledged messages back in the queue. An idle
+# worker polls its two queues about twice a second, so at 2% a killed worker's
+# messages waited 25 s on average (and often a minute) past ``[worker]
+# redelivery_after_seconds``; at 20% the wait is a few seconds. The maintenance
+# itself is cheap: one look at the heartbeats and the dead letters' scores.
+MAINTENANCE_CHANCE_PER_MILLION = 200_000
+# How long sending a message waits for Redis to come back before it gives up.
+ENQUEUE_PATIENCE_SECONDS = 60.0
+ENQUEUE_RETRY_INTERVAL_SECONDS = 0.5
 
 
 def should_retry(retries: int, error: BaseException) -> bool:
     """Dramatiq's retry predicate: how each kind of failure is treated.
 
-    Transient failures retry with backoff; the actors themselves turn them into
-    permanent ones once the certificate is too close to expiry to keep waiting.
+    Transient failures (and Redis being out of reach) retry with backoff; the
+    actors themselves turn them into permanent ones once the certificate is too
+    close to expiry to keep waiting.
     """
     if isinstance(error, PermanentError):
         return False
     if isinstance(error, TransientError | dramatiq.Retry):
         return True
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+        return True  # Redis restarting: the step picks up from the ledger
     return retries < UNEXPECTED_ERROR_RETRIES
 
 
@@ -71,9 +84,32 @@ def connect(settings: Settings) -> redis.Redis:
     )
 
 
+class PatientRedisBroker(RedisBroker):
+    """A RedisBroker whose sends wait out a short Redis outage.
+
+    Dramatiq re-sends a message to retry it from a middleware hook, and a hook
+    that raises is only logged: a retry sent while Redis restarts was lost, and
+    its renewal stranded in flight with no message (the chaos test found it).
+    The scheduler's send after a claim had the same gap. So a send that cannot
+    reach Redis tries again for up to ``ENQUEUE_PATIENCE_SECONDS``, holding its
+    thread: while Redis is away no other work can move anyway.
+    """
+
+    def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> object:
+        deadline = time.monotonic() + ENQUEUE_PATIENCE_SECONDS
+        while True:
+            try:
+                return self._dispatch("enqueue")(queue_name, message_id, data)
+            except redis.ConnectionError as error:
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("enqueue_waiting_for_redis", error=str(error))
+                time.sleep(ENQUEUE_RETRY_INTERVAL_SECONDS)
+
+
 def build_broker(settings: Settings, client: redis.Redis) -> RedisBroker:
     """A Redis broker over ``client`` with certrenew's middleware."""
-    broker = RedisBroker(
+    broker = PatientRedisBroker(
         client=client,
         namespace=NAMESPACE,
         dead_message_ttl=DEAD_LETTER_TTL_MS,

@@ -24,7 +24,7 @@ from certrenew.metrics.work import count_order_submitted
 from worker.certcentral.errors import OutcomeUnknown
 from worker.certcentral.models import AlternateOrder, OrderCreated, OrderInfo
 from worker.decision import Action, choose_action
-from worker.installation import install_issued
+from worker.installation import collect, install_issued
 from worker.keys import (
     build_csr,
     generate_private_key,
@@ -61,6 +61,13 @@ class RenewalTarget:
 def renew(runtime: Runtime, target: RenewalTarget, *, now: datetime) -> None:
     """Order the replacement of one certificate, at most once."""
     record = _record_or_claim(runtime, target, now=now)
+    if record.state == "issued":
+        # Issued with the answer, but the install did not finish (a worker
+        # killed, Redis away while it recorded): nothing else would collect
+        # it, since the status sync follows only submitted orders.
+        log.info("renewal_finishing_install")
+        collect(runtime, target.source_label, target.name, target.thumbprint, now=now)
+        return
     if record.state in FINISHED_STATES or record.state in ORDERED_STATES:
         log.info("renewal_already_past_ordering", state=record.state)
         return

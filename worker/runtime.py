@@ -30,6 +30,7 @@ from worker.certcentral.client import CertCentralClient
 from worker.circuit import KeyRejection
 from worker.ledger import Ledger
 from worker.ratelimit import RateBudget
+from worker.renewal_lock import RenewalLock
 
 
 class ApiPaused(TransientError):
@@ -101,6 +102,11 @@ class Runtime:
     @cached_property
     def key_rejection(self) -> KeyRejection:
         return KeyRejection(self.redis)
+
+    @cached_property
+    def renewal_lock(self) -> RenewalLock:
+        lease_seconds = self.settings.worker.redelivery_after_seconds
+        return RenewalLock(self.redis, lease_seconds=lease_seconds)
 
     @cached_property
     def api_gate(self) -> ApiGate:

@@ -51,3 +51,19 @@ def seed_certificate(
     (folder / f"{name}.key").chmod(0o600)
     thumbprint: str = seeded["thumbprint"]
     return thumbprint
+
+
+def seed_certificates(
+    sandbox: SandboxServer,
+    folder: Path,
+    names: list[str],
+    *,
+    validity: tuple[datetime, datetime],
+) -> dict[str, str]:
+    """One seeded certificate per name (``NAME.example.com``); name -> thumbprint."""
+    return {
+        name: seed_certificate(
+            sandbox, folder, name, common_name=f"{name}.example.com", validity=validity
+        )
+        for name in names
+    }
