@@ -50,12 +50,15 @@ class FaultSettings:
     ``drop_after_create_rate`` is the share of order creations and reissues
     whose connection is closed after the order exists but before any answer.
     ``storm_429_requests`` answers that many next requests with 429.
+    ``retry_after_seconds``, when above 0, goes with every 429 as Retry-After
+    (whether DigiCert sends one is unconfirmed; clients must cope either way).
     """
 
     latency_ms: int = 0
     error_rate: float = 0.0
     drop_after_create_rate: float = 0.0
     storm_429_requests: int = 0
+    retry_after_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class Answer:
     raw: bytes | None = None
     content_type: str = "application/json"
     drop_connection: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
 
     def payload(self) -> bytes:
         if self.raw is not None:

@@ -112,13 +112,18 @@ class SandboxServer:
                 )
             )
         if not service.allow(key) or service.faults.storm_hits():
-            return _error_answer(
+            answer = _error_answer(
                 ApiError.one(
                     429,
                     "request_limit_exceeded",
                     "Too many requests for this API key; retry later.",
                 )
             )
+            # API.md leaves Retry-After unconfirmed: sent only when configured.
+            retry_after = service.faults.settings.retry_after_seconds
+            if retry_after:
+                answer.headers["Retry-After"] = str(int(retry_after))
+            return answer
         if service.faults.server_error_hits():
             return _error_answer(
                 ApiError.one(503, "service_unavailable", "Injected server error.")
@@ -163,6 +168,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return
         payload = answer.payload()
         self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
         if answer.status != 204:
             self.send_header("Content-Type", answer.content_type)
             self.send_header("Content-Length", str(len(payload)))

@@ -74,6 +74,19 @@ def test_a_429_storm_refuses_the_next_requests_then_stops() -> None:
     assert statuses == [429, 429, 429, 200]
 
 
+def test_a_429_carries_retry_after_only_when_configured() -> None:
+    with running_sandbox() as server, api_client(server) as client:
+        admin = admin_client(server)
+        admin.put("/faults", json={"storm_429_requests": 1})
+        plain = client.get("/organization")
+        admin.put("/faults", json={"storm_429_requests": 1, "retry_after_seconds": 7})
+        told = client.get("/organization")
+
+    assert plain.status_code == told.status_code == 429
+    assert "Retry-After" not in plain.headers
+    assert told.headers["Retry-After"] == "7"
+
+
 def test_an_error_rate_answers_5xx_with_an_errors_body_reproducibly() -> None:
     def statuses(seed: int) -> list[int]:
         faults = FaultSettings(error_rate=0.5)
