@@ -153,7 +153,9 @@ def run_renewals(
             rate_limit=RateLimitSettings(
                 windows=[
                     RateWindow(requests=r, seconds=s / time_scale) for r, s in limits
-                ]
+                ],
+                # Scaled like the windows, so the figure speaks of real time.
+                latency_allowance_seconds=0.25 / time_scale,
             ),
         )
         runtime = start_runtime(settings)

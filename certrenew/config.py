@@ -293,6 +293,11 @@ class RateLimitSettings(Section):
         ],
         min_length=1,
     )
+    # A call is counted when it is granted, but DigiCert counts it when it
+    # arrives; a window this much longer than DigiCert's absorbs the time in
+    # between (thread scheduling, the network), so that calls granted in one
+    # window and delayed never land together in another.
+    latency_allowance_seconds: float = Field(default=0.25, ge=0, le=10)
 
 
 class InstallSettings(Section):

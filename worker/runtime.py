@@ -96,7 +96,9 @@ class Runtime:
 
     @cached_property
     def budget(self) -> RateBudget:
-        windows = [(w.requests, w.seconds) for w in self.settings.rate_limit.windows]
+        limits = self.settings.rate_limit
+        allowance = limits.latency_allowance_seconds
+        windows = [(w.requests, w.seconds + allowance) for w in limits.windows]
         return RateBudget(self.redis, windows)
 
     @cached_property
