@@ -16,6 +16,7 @@ from certrenew.inventory import Problem
 from certrenew.metrics.work import count_failed
 from scheduler.scan import ScannedEntry, iter_scan
 from scheduler.spreading import spread_delay_seconds
+from scheduler.stalled import resend_stalled_renewals
 from worker.actors import collect_certificate, renew_certificate
 from worker.ledger import Claim, LedgerConflict, RenewalRecord
 from worker.notify import notify_failed, notify_pending_too_long
@@ -118,6 +119,7 @@ class SyncOutcome:
     collecting: int = 0
     failed: int = 0
     looked_up: int = 0
+    resent: int = 0
 
 
 def sync_orders(
@@ -131,6 +133,7 @@ def sync_orders(
         if record.order_id is not None
     }
     _resend_stalled_collections(runtime, now=now)
+    outcome.resent = resend_stalled_renewals(runtime, now=now)
     if not in_flight:
         return outcome
 

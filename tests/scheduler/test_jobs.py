@@ -152,3 +152,23 @@ def test_a_renewal_a_worker_moved_on_during_the_sync_is_left_alone(
     assert record is not None
     assert record.state == "installed"
     assert outcome.collecting == 0
+
+
+def test_a_renewal_whose_message_was_lost_is_sent_again_once_per_stall(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    long_ago = NOW - timedelta(days=2)
+    thumbprint = "A" * 40
+    runtime.ledger.claim(thumbprint, name="lost", source=f"files:{tmp_path}",
+                         due_at=long_ago, now=long_ago)  # fmt: skip
+    runtime.ledger.record_key_stored(thumbprint, key_location="x", now=long_ago)
+    fresh = "B" * 40
+    runtime.ledger.claim(fresh, name="fresh", source=f"files:{tmp_path}",
+                         due_at=NOW, now=NOW)  # fmt: skip
+
+    first = sync_orders(runtime, now=NOW, since=None)
+    second = sync_orders(runtime, now=NOW + timedelta(minutes=1), since=NOW)
+
+    assert first.resent == 1
+    assert second.resent == 0
+    assert queued_messages(runtime) == 1
