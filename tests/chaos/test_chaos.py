@@ -87,7 +87,7 @@ class Run:
     def wait_for(self, condition: Callable[[], bool], what: str) -> None:
         """Wait, or fail naming the renewals still in flight and their states."""
         try:
-            wait_until(condition, timeout_seconds=90, what=what)
+            wait_until(condition, timeout_seconds=180, what=what)
         except AssertionError as error:
             stuck = [(r.name, r.state, r.order_status) for r in self.ledger.in_flight()]
             raise AssertionError(f"{error}; in flight: {stuck}") from None
