@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from sandbox import FaultSettings, SandboxServer
-from tests.e2e.test_pipeline import DUE, write_config
+from tests.e2e.test_pipeline import DUE
 from tests.support.checks import (
     DELAYED_QUEUE_KEY,
     QUEUE_KEY,
@@ -30,6 +30,7 @@ from tests.support.checks import (
     sandbox_requests,
     set_faults,
 )
+from tests.support.config import write_config
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.sandbox import TEST_API_KEY, running_sandbox
@@ -125,10 +126,13 @@ def test_renewals_survive_faults_killed_workers_and_a_redis_restart(
     folder = tmp_path / "inventory"
     folder.mkdir()
     config = tmp_path / "certrenew.toml"
-    write_config(config, redis_url=restartable_redis.url, base_url=sandbox.base_url,
-                 folder=folder)  # fmt: skip
-    with config.open("a") as extra:
-        extra.write("\n[worker]\nredelivery_after_seconds = 2\nmetrics_port = 0\n")
+    write_config(
+        config,
+        redis_url=restartable_redis.url,
+        base_url=sandbox.base_url,
+        folder=folder,
+        redelivery_after_seconds=2,
+    )
     names = [f"chaos{i:03d}" for i in range(CERTIFICATES)]
     old = seed_certificates(sandbox, folder, names, validity=DUE)
 

@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from sandbox import FaultSettings, SandboxServer
+from tests.support.config import write_config
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
@@ -53,36 +54,6 @@ class Pipeline:
     def orders(self) -> list[dict[str, Any]]:
         orders: list[dict[str, Any]] = self.admin("GET", "/orders")["orders"]
         return orders
-
-
-def write_config(path: Path, *, redis_url: str, base_url: str, folder: Path) -> None:
-    path.write_text(
-        f"""
-[certcentral]
-base_url = "{base_url}"
-
-[redis]
-url = "{redis_url}"
-
-[[inventory]]
-kind = "files"
-path = "{folder}"
-
-[scheduler]
-scan_interval_seconds = 1
-sync_interval_seconds = 1
-lock_lease_seconds = 2
-http_port = 0
-
-[retry]
-min_backoff_seconds = 0.2
-max_backoff_seconds = 2
-
-[logging]
-format = "json"
-level = "info"
-"""
-    )
 
 
 @pytest.fixture

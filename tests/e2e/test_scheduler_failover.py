@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from sandbox import SandboxServer
-from tests.e2e.test_pipeline import write_config
+from tests.support.config import write_config
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.sandbox import TEST_API_KEY, running_sandbox

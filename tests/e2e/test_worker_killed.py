@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.e2e.test_pipeline import DUE, write_config
+from tests.e2e.test_pipeline import DUE
 from tests.support.checks import (
     assert_installed_with_matching_key,
     orders_per_renewed_thumbprint,
     set_faults,
 )
+from tests.support.config import write_config
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.sandbox import TEST_API_KEY, running_sandbox
@@ -43,13 +44,13 @@ def test_a_worker_killed_mid_renewal_leaves_one_order_each_and_no_key_lost(
     folder.mkdir()
     with running_sandbox() as sandbox:
         config = tmp_path / "certrenew.toml"
-        write_config(config, redis_url=redis_server.url, base_url=sandbox.base_url,
-                     folder=folder)  # fmt: skip
-        with config.open("a") as extra:
-            extra.write(
-                f"\n[worker]\nredelivery_after_seconds = {REDELIVERY_AFTER_SECONDS}\n"
-                "metrics_port = 0\n"
-            )
+        write_config(
+            config,
+            redis_url=redis_server.url,
+            base_url=sandbox.base_url,
+            folder=folder,
+            redelivery_after_seconds=REDELIVERY_AFTER_SECONDS,
+        )
         names = [f"site{i}" for i in range(CERTIFICATES)]
         old = seed_certificates(sandbox, folder, names, validity=DUE)
         set_faults(sandbox, latency_ms=LATENCY_MS)

@@ -20,7 +20,8 @@ import pytest
 import redis
 
 from scheduler.requeue import DEAD_LETTERS_KEY, dead_messages
-from tests.e2e.test_pipeline import DUE, write_config
+from tests.e2e.test_pipeline import DUE
+from tests.support.config import write_config
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.sandbox import TEST_API_KEY, running_sandbox

@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from sandbox import SandboxConfig
-from tests.e2e.test_pipeline import write_config
 from tests.support.checks import orders_per_renewed_thumbprint, sandbox_requests
+from tests.support.config import write_config
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.sandbox import TEST_API_KEY, running_sandbox

@@ -23,6 +23,7 @@ from certrenew.config import Settings
 from sandbox import SandboxServer
 from scheduler.requeue import DEAD_LETTERS_KEY, DEAD_MESSAGES_KEY, dead_messages
 from tests.deploy.known_metrics import CERTRENEW_METRICS, KNOWN_METRICS
+from tests.support.config import write_config
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
@@ -60,43 +61,6 @@ class Running:
         return {record.name: record for record in records}
 
 
-def write_config(
-    path: Path, *, redis_url: str, base_url: str, folder: Path, ports: tuple[int, int]
-) -> None:
-    http_port, metrics_port = ports
-    path.write_text(
-        f"""
-[certcentral]
-base_url = "{base_url}"
-
-[redis]
-url = "{redis_url}"
-
-[[inventory]]
-kind = "files"
-path = "{folder}"
-
-[scheduler]
-scan_interval_seconds = 1
-sync_interval_seconds = 1
-lock_lease_seconds = 2
-http_host = "127.0.0.1"
-http_port = {http_port}
-
-[worker]
-metrics_port = {metrics_port}
-
-[retry]
-min_backoff_seconds = 0.2
-max_backoff_seconds = 1
-
-[logging]
-format = "json"
-level = "info"
-"""
-    )
-
-
 @pytest.fixture(scope="module")
 def running() -> Iterator[Running]:
     """One renewal installed, one pending, one rejected, one dead letter."""
@@ -119,7 +83,8 @@ def running() -> Iterator[Running]:
                 redis_url=server.url,
                 base_url=sandbox.base_url,
                 folder=inventory,
-                ports=ports,
+                http_port=ports[0],
+                metrics_port=ports[1],
             )
 
             def seed(name: str, validity: Any, **options: Any) -> str:
