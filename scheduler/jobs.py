@@ -7,6 +7,7 @@ the embedded mode and the tests run them the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from scheduler.scan import ScannedEntry, iter_scan
 from scheduler.spreading import spread_delay_seconds
 from scheduler.stalled import resend_stalled_renewals
 from worker.actors import collect_certificate, renew_certificate
+from worker.broker import PatientRedisBroker
 from worker.ledger import Claim, LedgerConflict, RenewalRecord
 from worker.notify import notify_failed, notify_pending_too_long
 from worker.runtime import Runtime
@@ -93,11 +95,24 @@ def _claim_and_enqueue(
     ]
     claimed = runtime.ledger.claim_many(claims, now=now)
 
+    with _batched_sends():
+        _send_renewals(claimed, by_thumbprint, now=now)
+    return len(claimed)
+
+
+def _batched_sends() -> AbstractContextManager[None]:
+    broker = renew_certificate.broker
+    if isinstance(broker, PatientRedisBroker):
+        return broker.batched_sends()
+    return nullcontext()
+
+
+def _send_renewals(
+    claimed: list[Claim], by_thumbprint: dict[str, ScannedEntry], *, now: datetime
+) -> None:
     for claim in claimed:
-        entry, due = (
-            by_thumbprint[claim.thumbprint].entry,
-            by_thumbprint[claim.thumbprint].due,
-        )
+        item = by_thumbprint[claim.thumbprint]
+        entry, due = item.entry, item.due
         delay_seconds = spread_delay_seconds(entry, due, now=now)
         renew_certificate.send_with_options(
             args=(entry.source, entry.name, entry.facts.thumbprint),
@@ -110,7 +125,6 @@ def _claim_and_enqueue(
             reason=due.reason,
             delay_seconds=round(delay_seconds),
         )
-    return len(claimed)
 
 
 @dataclass
