@@ -167,7 +167,6 @@ def sync_orders(
             runtime,
             record,
             change.status,
-            change.certificate_id,
             now=now,
             outcome=outcome,
         )
@@ -186,7 +185,6 @@ def _apply_status(
     runtime: Runtime,
     record: RenewalRecord,
     status: str,
-    certificate_id: int | None,
     *,
     now: datetime,
     outcome: SyncOutcome,
@@ -256,9 +254,7 @@ def _look_up_one_by_one(
             continue
         info = runtime.client.order_info(record.order_id)
         outcome.looked_up += 1
-        _apply_status(
-            runtime, record, info.status, info.certificate.id, now=now, outcome=outcome
-        )
+        _apply_status(runtime, record, info.status, now=now, outcome=outcome)
 
 
 def _send_collect(runtime: Runtime, record: RenewalRecord) -> None:

@@ -21,7 +21,6 @@ import structlog
 from certrenew.errors import PermanentError, TransientError
 from certrenew.inventory import Entry, InventorySource
 from certrenew.metrics.work import count_order_submitted
-from worker.certcentral.errors import OutcomeUnknown
 from worker.certcentral.models import AlternateOrder, OrderCreated, OrderInfo
 from worker.decision import Action, choose_action
 from worker.installation import collect, install_issued
@@ -412,6 +411,3 @@ def _give_up_near_expiry(
         f" and the last attempt failed: {error}",
         code="gave_up_near_expiry",
     ) from error
-
-
-__all__ = ["OutcomeUnknown", "RenewalTarget", "renew"]

@@ -145,7 +145,7 @@ def test_a_renewal_a_worker_moved_on_during_the_sync_is_left_alone(
     )
 
     outcome = SyncOutcome()
-    _apply_status(runtime, read_by_the_sync, "issued", None, now=NOW,
+    _apply_status(runtime, read_by_the_sync, "issued", now=NOW,
                   outcome=outcome)  # fmt: skip
 
     record = runtime.ledger.get(thumbprint)

@@ -168,15 +168,16 @@ class OrderSummary:
 
 
 @dataclass(frozen=True)
-class AlternateOrder:
-    """An order found by the client's own ``alternative_order_id``."""
+class OrderStatus:
+    """An order's id, current certificate and status, as two endpoints list them:
+    the lookup by ``alternative_order_id`` and the status changes of a window."""
 
     order_id: int
     certificate_id: int | None
     status: str
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AlternateOrder:
+    def from_json(cls, data: Mapping[str, Any]) -> OrderStatus:
         return cls(
             order_id=_int(data, "order_id"),
             certificate_id=_optional_int(data, "certificate_id"),
@@ -184,21 +185,9 @@ class AlternateOrder:
         )
 
 
-@dataclass(frozen=True)
-class StatusChange:
-    """An order whose status changed inside the asked window."""
-
-    order_id: int
-    certificate_id: int | None
-    status: str
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StatusChange:
-        return cls(
-            order_id=_int(data, "order_id"),
-            certificate_id=_optional_int(data, "certificate_id"),
-            status=_str(data, "status"),
-        )
+# The names the two endpoints give their rows.
+AlternateOrder = OrderStatus
+StatusChange = OrderStatus
 
 
 @dataclass(frozen=True)
