@@ -36,6 +36,13 @@ class _Block:
 
 def parse_certificates(data: bytes, path: str) -> list[x509.Certificate]:
     """Every certificate of a PEM file, in file order (leaf first in a bundle)."""
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError:
+        # The native parser says only that it failed; the checks below
+        # find out why, for a message that helps.
+        pass
+
     blocks = _pem_blocks(data, path, kind="certificate")
     certificates = []
     for number, block in enumerate(blocks, start=1):
@@ -61,6 +68,12 @@ def parse_certificates(data: bytes, path: str) -> list[x509.Certificate]:
 
 def parse_private_key(data: bytes, path: str) -> PrivateKeyTypes:
     """The one unencrypted private key of a PEM file."""
+    try:
+        return _load_private_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # As for certificates: the checks below say what is wrong.
+        pass
+
     blocks = _pem_blocks(data, path, kind="key")
     labels = {block.label for block in blocks}
     if _ENCRYPTED_KEY_LABEL in labels or any(
@@ -74,15 +87,19 @@ def parse_private_key(data: bytes, path: str) -> PrivateKeyTypes:
         raise InventoryError(f"no private key in this PEM file (found: {found})")
 
     try:
-        # Skipping RSA's slow consistency checks is safe here: the key is
-        # compared with the certificate's public key right after loading.
-        return serialization.load_pem_private_key(
-            key_blocks[0].pem, password=None, unsafe_skip_rsa_key_validation=True
-        )
+        return _load_private_key(key_blocks[0].pem)
     except TypeError as error:
         raise _encrypted_key() from error
     except (ValueError, UnsupportedAlgorithm) as error:
         raise InventoryError(f"private key is corrupt: {error}") from error
+
+
+def _load_private_key(pem: bytes) -> PrivateKeyTypes:
+    # Skipping RSA's slow consistency checks is safe here: every caller
+    # compares the key with a certificate's public key right after loading.
+    return serialization.load_pem_private_key(
+        pem, password=None, unsafe_skip_rsa_key_validation=True
+    )
 
 
 def _encrypted_key() -> InventoryError:
