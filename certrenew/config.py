@@ -27,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PlainValidator,
     SecretStr,
     Tag,
     ValidationError,
@@ -127,9 +128,23 @@ class RedisSettings(Section):
         return value
 
 
+def _scan_processes(value: object) -> int | Literal["auto"]:
+    if value == "auto":
+        return "auto"
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64:
+        return value
+    raise ValueError('must be "auto" or a whole number of processes from 1 to 64')
+
+
+ScanProcesses = Annotated[int | Literal["auto"], PlainValidator(_scan_processes)]
+
+
 class FileSourceSettings(Section):
     kind: Literal["files"] = "files"
     path: Path
+    # Processes that read a large inventory (over 5,000 entries) in parallel;
+    # "auto" uses the cores this process may use, within its cgroup CPU limit.
+    scan_processes: ScanProcesses = "auto"
 
 
 class KubernetesSourceSettings(Section):

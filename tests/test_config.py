@@ -192,6 +192,42 @@ def test_an_inventory_source_without_kind_is_a_folder_of_files(
     ]
 
 
+@pytest.mark.parametrize("given", ['"many"', "0", "65", "true", "1.5"])
+def test_scan_processes_must_be_auto_or_a_whole_number_in_range(
+    tmp_path: Path, given: str
+) -> None:
+    problems = problems_of(
+        tmp_path, f'[[inventory]]\npath = "/x"\nscan_processes = {given}\n'
+    )
+
+    value = {"true": "True"}.get(given, given).replace('"', "'")
+    assert problems == [
+        "FILE: inventory[0].scan_processes: must be \"auto\" or a whole number "
+        f"of processes from 1 to 64 (given: {value})"
+    ]
+
+
+def test_scan_processes_may_be_auto_or_a_number(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """
+        [[inventory]]
+        path = "/a"
+        scan_processes = 3
+
+        [[inventory]]
+        path = "/b"
+        """,
+    )
+
+    inventory = load_settings(path, {}).inventory
+
+    assert inventory == [
+        FileSourceSettings(path=Path("/a"), scan_processes=3),
+        FileSourceSettings(path=Path("/b"), scan_processes="auto"),
+    ]
+
+
 def test_an_inventory_entry_that_is_not_a_table_is_named(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, 'inventory = ["/srv/certs"]\n')
 

@@ -101,3 +101,7 @@ class InventorySource(Protocol):
     def install(self, name: str, chain_pem: bytes, key_pem: bytes) -> Installed:
         """Replace the live certificate (with chain) and key in one step."""
         ...
+
+    def close(self) -> None:
+        """Release what the source holds open (connections, processes)."""
+        ...

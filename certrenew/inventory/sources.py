@@ -12,7 +12,11 @@ def build_sources(settings: Settings) -> dict[str, InventorySource]:
     sources: dict[str, InventorySource] = {}
     for source_settings in settings.inventory:
         if isinstance(source_settings, FileSourceSettings):
-            source: InventorySource = FileSource(source_settings.path, settings)
+            source: InventorySource = FileSource(
+                source_settings.path,
+                settings,
+                scan_processes=source_settings.scan_processes,
+            )
         else:
             # The Kubernetes client is an optional extra: load it only when used.
             from certrenew.inventory.kubernetes import (  # noqa: PLC0415

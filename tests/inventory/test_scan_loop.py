@@ -36,6 +36,9 @@ class BrokenSource:
     def install(self, name: str, chain_pem: bytes, key_pem: bytes) -> Installed:
         raise InventoryError(name)
 
+    def close(self) -> None:
+        pass
+
 
 def test_a_failing_source_is_one_problem_and_the_next_source_is_still_scanned(
     tmp_path: Path, issue: Issue, ec_key: ec.EllipticCurvePrivateKey

@@ -90,6 +90,9 @@ class KubernetesSource:
     def label(self) -> str:
         return "kubernetes:" + ",".join(self.source.namespaces)
 
+    def close(self) -> None:
+        self.api.api_client.close()
+
     # Reading
 
     def scan(self) -> Iterator[Entry | Problem]:

@@ -1,0 +1,267 @@
+"""Read the files of one entry into an Entry, or into Problems that name the file.
+
+Every file is read once and parsed once. A file that cannot be used becomes
+one Problem naming the file and the reason; the caller goes on with the next
+entry. The reader holds no state between entries, so the same reader works
+in the scanning process and in each process of a parallel scan.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography import x509
+from pydantic import ValidationError
+
+from certrenew.config import OrderSettings, PolicySettings, Settings
+from certrenew.errors import InventoryError
+from certrenew.inventory.entry import CertificateFacts, Entry, Problem
+from certrenew.inventory.facts import (
+    is_certificate_authority,
+    key_matches_certificate,
+    read_facts,
+)
+from certrenew.inventory.files.layout import (
+    KEY_SUFFIX,
+    SIDECAR_SUFFIX,
+    StemFiles,
+    os_reason,
+)
+from certrenew.inventory.pem import parse_certificates, parse_private_key
+from certrenew.logs import get_logger
+
+log = get_logger(__name__)
+
+SIDECAR_TABLES = ("order", "policy", "labels")
+
+
+class BadFile(Exception):
+    """One file that cannot be used; becomes a Problem with its path."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class EntryReader:
+    """Turns the files of one entry into an Entry, for one source."""
+
+    def __init__(self, label: str, settings: Settings, max_file_bytes: int) -> None:
+        self.label = label
+        self.settings = settings
+        self.max_file_bytes = max_file_bytes
+
+    def read(self, files: StemFiles) -> list[Entry | Problem]:
+        """The entry of these files and the problems met, in file order."""
+        found: list[Entry | Problem] = []
+        if len(files.certificates) > 1:
+            first, second = files.certificates[:2]
+            found.append(
+                self._problem(
+                    f"{files.folder}/{second}",
+                    f"two certificate files for {files.name!r}: {first} is used, "
+                    f"{second} is ignored; remove one",
+                )
+            )
+        if not files.certificates:
+            found.append(self._orphan(files))
+            return found
+
+        try:
+            entry = self.read_entry(
+                files.name,
+                files.folder,
+                files.certificates[0],
+                files.key,
+                files.sidecar,
+            )
+        except BadFile as bad:
+            found.append(self._problem(bad.path, bad.reason))
+            return found
+        if entry is not None:
+            found.append(entry)
+        return found
+
+    def read_entry(
+        self,
+        name: str,
+        folder: str,
+        certificate_name: str,
+        key_name: str | None,
+        sidecar_name: str | None,
+    ) -> Entry | None:
+        """The entry, or None for a CA certificate without a key (a chain file).
+
+        The caller says which key and sidecar files exist (from the folder
+        listing when scanning), so no file is looked up twice.
+        """
+        certificate_path = f"{folder}/{certificate_name}"
+        stem = certificate_name[: -len(".crt")]
+        key_path = f"{folder}/{stem}{KEY_SUFFIX}"
+
+        leaf = leaf_of(self._certificates(certificate_path))
+        if leaf is None and key_name is None:
+            log.debug("chain_file_skipped", path=certificate_path)
+            return None
+        if leaf is None:
+            raise BadFile(
+                certificate_path,
+                "holds only CA certificates (basicConstraints CA=true), no leaf, "
+                f"yet {stem}{KEY_SUFFIX} is beside it",
+            )
+        if key_name is None:
+            raise BadFile(
+                certificate_path,
+                f"certificate without a key: expected {stem}{KEY_SUFFIX} beside it",
+            )
+
+        facts = self._facts(certificate_path, leaf)
+        self._check_key(key_path, leaf, facts.thumbprint)
+        sidecar_path = f"{folder}/{stem}{SIDECAR_SUFFIX}"
+        sidecar = self._sidecar(sidecar_path) if sidecar_name else {}
+        order, policy = self._settings_for(name, sidecar, sidecar_path)
+
+        return Entry(
+            name=name,
+            source=self.label,
+            location=certificate_path,
+            key_location=key_path,
+            facts=facts,
+            order=order,
+            policy=policy,
+            labels=dict(sidecar.get("labels", {})),
+        )
+
+    def _orphan(self, files: StemFiles) -> Problem:
+        if files.key is not None:
+            return self._problem(
+                f"{files.folder}/{files.key}",
+                f"key without a certificate: no {files.stem}.crt or "
+                f"{files.stem}.pem beside it",
+            )
+        return self._problem(
+            f"{files.folder}/{files.sidecar}",
+            f"settings for {files.name!r} but no certificate {files.stem}.crt or "
+            f"{files.stem}.pem beside them",
+        )
+
+    def _certificates(self, path: str) -> list[x509.Certificate]:
+        data = self._read(path)
+        try:
+            return parse_certificates(data, path)
+        except InventoryError as error:
+            raise BadFile(path, str(error)) from error
+
+    def _facts(self, path: str, leaf: x509.Certificate) -> CertificateFacts:
+        try:
+            return read_facts(leaf)
+        except InventoryError as error:
+            raise BadFile(path, str(error)) from error
+
+    def _check_key(
+        self, key_path: str, leaf: x509.Certificate, thumbprint: str
+    ) -> None:
+        data = self._read(key_path)
+        try:
+            key = parse_private_key(data, key_path)
+        except InventoryError as error:
+            raise BadFile(key_path, str(error)) from error
+        if not key_matches_certificate(key, leaf):
+            raise BadFile(
+                key_path,
+                f"key does not match its certificate (thumbprint {thumbprint}): "
+                "the public keys differ",
+            )
+
+    def _sidecar(self, path: str) -> dict[str, Any]:
+        try:
+            sidecar = tomllib.loads(self._read(path).decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise BadFile(path, f"not valid TOML: {error}") from error
+
+        unknown = sorted(set(sidecar) - set(SIDECAR_TABLES))
+        if unknown:
+            raise BadFile(
+                path,
+                f"unknown table [{unknown[0]}]: a sidecar holds only "
+                "[order], [policy] and [labels]",
+            )
+        for table in SIDECAR_TABLES:
+            if not isinstance(sidecar.get(table, {}), dict):
+                raise BadFile(path, f"{table}: must be a table ([{table}])")
+        for key, value in sidecar.get("labels", {}).items():
+            if not isinstance(value, str):
+                raise BadFile(
+                    path, f"labels.{key}: must be a string (given: {value!r})"
+                )
+        return sidecar
+
+    def _settings_for(
+        self, name: str, sidecar: Mapping[str, Any], sidecar_path: str
+    ) -> tuple[OrderSettings, PolicySettings]:
+        try:
+            order = self.settings.order_for(name, sidecar.get("order"))
+            policy = self.settings.policy_for(name, sidecar.get("policy"))
+        except ValidationError as error:
+            table = "order" if error.title == "OrderSettings" else "policy"
+            raise BadFile(
+                sidecar_path,
+                _describe_settings_error(error, table, sidecar.get(table, {}), name),
+            ) from error
+        return order, policy
+
+    def _read(self, path: str) -> bytes:
+        """The bytes of a file, read once, refusing huge files unread."""
+        try:
+            with open(path, "rb") as stream:
+                size_bytes = os.fstat(stream.fileno()).st_size
+                if size_bytes > self.max_file_bytes:
+                    raise BadFile(path, self._too_large(size_bytes))
+                data = stream.read(self.max_file_bytes + 1)
+        except OSError as error:
+            raise BadFile(path, os_reason(error)) from error
+        if len(data) > self.max_file_bytes:
+            raise BadFile(path, self._too_large(len(data)))
+        return data
+
+    def _too_large(self, size_bytes: int) -> str:
+        return (
+            f"too large for a certificate or key ({size_bytes} bytes, the limit "
+            f"is {self.max_file_bytes}); not read"
+        )
+
+    def _problem(self, path: str, reason: str) -> Problem:
+        return Problem(source=self.label, location=path, error=reason)
+
+
+def leaf_of(certificates: list[x509.Certificate]) -> x509.Certificate | None:
+    """The end-entity certificate of a bundle: the first one that is not a CA.
+
+    A bundle is usually leaf first (RFC 8446, section 4.4.2), but some are
+    written root first; the CA flag decides, not the position.
+    """
+    for certificate in certificates:
+        if not is_certificate_authority(certificate):
+            return certificate
+    return None
+
+
+def _describe_settings_error(
+    error: ValidationError, table: str, sidecar_table: Mapping[str, Any], name: str
+) -> str:
+    problems = []
+    for detail in error.errors():
+        key = ".".join(str(part) for part in detail["loc"])
+        top = str(detail["loc"][0]) if detail["loc"] else ""
+        where = "" if top in sidecar_table else f" (from [overrides.{name!r}])"
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        if detail["type"] == "extra_forbidden":
+            message = "unknown setting (check its spelling)"
+        problems.append(
+            f"{table}.{key}: {message} (given: {detail.get('input')!r}){where}"
+        )
+    return "; ".join(problems)
