@@ -137,6 +137,8 @@ class Runtime:
     def close(self) -> None:
         if "client" in self.__dict__:
             self.client.close()
+        for source in self.sources.values():
+            source.close()
 
 
 _runtime: Runtime | None = None
