@@ -17,7 +17,7 @@ from certrenew.inventory import Problem
 from certrenew.metrics.work import count_failed
 from scheduler.scan import ScannedEntry, iter_scan
 from scheduler.spreading import spread_delay_seconds
-from scheduler.stalled import resend_stalled_renewals
+from scheduler.stalled import COLLECTING, resend_stalled
 from worker.actors import collect_certificate, renew_certificate
 from worker.broker import PatientRedisBroker
 from worker.ledger import Claim, LedgerConflict, RenewalRecord
@@ -31,11 +31,6 @@ MAX_STATUS_WINDOW = timedelta(days=7)
 # A submitted order that status-changes has not mentioned for this long is
 # looked up on its own, in case a change fell between two windows.
 LOOKUP_STALE_ORDERS_AFTER = timedelta(hours=1)
-# An issued renewal whose collection has not finished after this long has its
-# collect message sent again (a lost message must not strand it).
-RESEND_COLLECT_AFTER = timedelta(minutes=30)
-# The order status the ledger keeps once a collect message is on its way.
-COLLECTING = "collecting"
 # The order status the ledger keeps for an order pending past its deadline:
 # flagged for people (status page, metrics, webhook), never retried or failed.
 PENDING_OVERDUE = "pending_overdue"
@@ -146,8 +141,7 @@ def sync_orders(
         for record in runtime.ledger.by_state("submitted")
         if record.order_id is not None
     }
-    _resend_stalled_collections(runtime, now=now)
-    outcome.resent = resend_stalled_renewals(runtime, now=now)
+    outcome.resent = resend_stalled(runtime, now=now)
     if not in_flight:
         return outcome
 
@@ -216,7 +210,8 @@ def _move_on(
         runtime.ledger.record_order_status(
             record.thumbprint, order_status=COLLECTING, now=now
         )
-        _send_collect(runtime, record)
+        collect_certificate.send(record.source, record.name, record.thumbprint)
+        log.info("collection_queued", certificate=record.name, order_id=record.order_id)
         outcome.collecting += 1
     elif status in FAILED_ORDER_STATUSES:
         failed = runtime.ledger.record_failed(
@@ -255,20 +250,6 @@ def _look_up_one_by_one(
         info = runtime.client.order_info(record.order_id)
         outcome.looked_up += 1
         _apply_status(runtime, record, info.status, now=now, outcome=outcome)
-
-
-def _send_collect(runtime: Runtime, record: RenewalRecord) -> None:
-    collect_certificate.send(record.source, record.name, record.thumbprint)
-    log.info("collection_queued", certificate=record.name, order_id=record.order_id)
-
-
-def _resend_stalled_collections(runtime: Runtime, *, now: datetime) -> None:
-    for record in runtime.ledger.by_state("submitted"):
-        if (
-            record.order_status == COLLECTING
-            and now - record.updated_at > RESEND_COLLECT_AFTER
-        ):
-            _send_collect(runtime, record)
 
 
 def _pending_too_long(

@@ -1,22 +1,30 @@
-"""Renewals whose message was lost are sent again (issue 5: nothing stranded).
+"""Messages that were lost are sent again (issue 5: nothing stranded).
 
 A message can vanish: a worker killed between two steps of Dramatiq, a Redis
 outage longer than a send's patience, an operator who purged a queue. The
 ledger still holds the renewal, so the scheduler's sync looks for renewals that
 have not moved for longer than any legitimate wait, and sends their message
-again. A second copy of a message that was only slow is harmless: the renewal
-lock runs one copy at a time, and the ledger and the alternative order id stop
-a second order.
+again: ``renew_certificate`` for a renewal a worker should be carrying on, and
+``collect_certificate`` for an issued order whose collection was queued. A
+second copy of a message that was only slow is harmless: the renewal lock runs
+one copy at a time, and the ledger and the alternative order id stop a second
+order.
+
+Each stalled message is sent again at most once per stall period, however
+often the sync runs: the time of the last resend is kept in Redis, beside the
+ledger, and compared with ``now``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import dramatiq
 import structlog
 
-from worker.actors import renew_certificate
+from worker.actors import collect_certificate, renew_certificate
 from worker.ledger import RenewalRecord, RenewalState
+from worker.ledger.records import as_text
 from worker.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -29,7 +37,13 @@ WAITING_FOR_A_WORKER = (
     RenewalState.SUBMITTING,
     RenewalState.ISSUED,
 )
-RESENT_KEY = "certrenew:resent:{thumbprint}"
+# The order status the ledger keeps once a collect message is on its way.
+COLLECTING = "collecting"
+# An issued renewal whose collection has not finished after this long has its
+# collect message sent again (a lost message must not strand it).
+RESEND_COLLECT_AFTER = timedelta(minutes=30)
+# When the message of one renewal was last sent again, by actor.
+RESENT_KEY = "certrenew:resent:{actor}:{thumbprint}"
 
 
 def stalled_after(runtime: Runtime, record: RenewalRecord) -> timedelta:
@@ -50,26 +64,93 @@ def stalled_after(runtime: Runtime, record: RenewalRecord) -> timedelta:
     return wait + timedelta(minutes=1)
 
 
+def should_resend(
+    record: RenewalRecord,
+    *,
+    stall: timedelta,
+    last_resent_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Idle for longer than ``stall``, and not sent again within the last one."""
+    if now - record.updated_at <= stall:
+        return False
+    return last_resent_at is None or now - last_resent_at >= stall
+
+
+def resend_stalled(runtime: Runtime, *, now: datetime) -> int:
+    """Send again every stalled renewal and collection; how many were sent."""
+    return resend_stalled_renewals(runtime, now=now) + resend_stalled_collections(
+        runtime, now=now
+    )
+
+
 def resend_stalled_renewals(runtime: Runtime, *, now: datetime) -> int:
-    """Send the message of every renewal that stalled; how many were sent."""
+    """Send the renew message of every renewal that stalled; how many were sent."""
     sent = 0
     for state in WAITING_FOR_A_WORKER:
         for record in runtime.ledger.by_state(state):
             stall = stalled_after(runtime, record)
-            if now - record.updated_at <= stall:
+            if not _resend_once_per_stall(
+                runtime, record, renew_certificate, stall=stall, now=now
+            ):
                 continue
-            # Once per stall period, even if the sync runs every minute.
-            key = RESENT_KEY.format(thumbprint=record.thumbprint)
-            ttl_seconds = max(int(stall.total_seconds()), 1)
-            if not runtime.redis.set(key, now.isoformat(), nx=True, ex=ttl_seconds):
-                continue
-            renew_certificate.send(record.source, record.name, record.thumbprint)
             log.warning(
                 "stalled_renewal_resent",
                 certificate=record.name,
                 thumbprint=record.thumbprint,
                 state=str(record.state),
-                idle_seconds=round((now - record.updated_at).total_seconds()),
+                idle_seconds=_idle_seconds(record, now=now),
             )
             sent += 1
     return sent
+
+
+def resend_stalled_collections(runtime: Runtime, *, now: datetime) -> int:
+    """Send the collect message of every collection that stalled; how many."""
+    sent = 0
+    for record in runtime.ledger.by_state(RenewalState.SUBMITTED):
+        if record.order_status != COLLECTING:
+            continue
+        if not _resend_once_per_stall(
+            runtime, record, collect_certificate, stall=RESEND_COLLECT_AFTER, now=now
+        ):
+            continue
+        log.warning(
+            "stalled_collection_resent",
+            certificate=record.name,
+            thumbprint=record.thumbprint,
+            order_id=record.order_id,
+            idle_seconds=_idle_seconds(record, now=now),
+        )
+        sent += 1
+    return sent
+
+
+def _resend_once_per_stall(
+    runtime: Runtime,
+    record: RenewalRecord,
+    actor: dramatiq.Actor[[str, str, str], None],
+    *,
+    stall: timedelta,
+    now: datetime,
+) -> bool:
+    """Send the actor's message for a stalled record, unless sent this period.
+
+    Only the leader syncs (scheduler/lock.py), so reading and then writing the
+    resend time races with nobody. The key expires after one period: by then
+    it no longer holds anything back.
+    """
+    key = RESENT_KEY.format(actor=actor.actor_name, thumbprint=record.thumbprint)
+    raw = runtime.redis.get(key)
+    last_resent_at = None if raw is None else datetime.fromisoformat(as_text(raw))
+    if not should_resend(record, stall=stall, last_resent_at=last_resent_at, now=now):
+        return False
+
+    ttl_seconds = max(int(stall.total_seconds()), 1)
+    runtime.redis.set(key, now.isoformat(), ex=ttl_seconds)
+    actor.send(record.source, record.name, record.thumbprint)
+    return True
+
+
+def _idle_seconds(record: RenewalRecord, *, now: datetime) -> int:
+    return round((now - record.updated_at).total_seconds())

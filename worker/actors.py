@@ -69,17 +69,34 @@ def _run_step(
     except ApiKeyRejected as error:
         raise _pause_for_rejected_key(runtime, error) from error
     except TransientError as error:
-        # DigiCert said when to come back (Retry-After), or the rate budget or
-        # the key breaker did: wait that long, not the generic backoff.
-        if error.retry_after_seconds is not None:
-            raise dramatiq.Retry(
-                str(error), delay=int(error.retry_after_seconds * 1000)
-            ) from error
-        raise
+        raise _retry_later(error) from error
     finally:
         structlog.contextvars.unbind_contextvars(
             "certificate", "thumbprint", "message_id"
         )
+
+
+def _retry_later(error: TransientError) -> dramatiq.Retry:
+    """A failure that may pass: one warning line, and Dramatiq retries it.
+
+    Dramatiq's worker logs any other exception an actor raises as unhandled,
+    with its traceback (dramatiq/worker.py, ``process_message``); a ``Retry``
+    it leaves to the Retries middleware, which schedules the retry in one info
+    line. A 5xx, a 429 or a timeout is expected, not a bug: its traceback
+    would only bury the ones that are. (The ``throws`` actor option is no way
+    out: it logs without a traceback but fails the message, never retried.)
+    """
+    log.warning(
+        "step_retrying",
+        error=type(error).__name__,
+        reason=str(error),
+        retry_after_seconds=error.retry_after_seconds,
+    )
+    # DigiCert said when to come back (Retry-After), or the rate budget or the
+    # key breaker did: wait that long; otherwise the generic backoff.
+    if error.retry_after_seconds is None:
+        return dramatiq.Retry(str(error))
+    return dramatiq.Retry(str(error), delay=int(error.retry_after_seconds * 1000))
 
 
 def _pause_for_rejected_key(runtime: Runtime, error: ApiKeyRejected) -> dramatiq.Retry:

@@ -13,12 +13,12 @@ from pydantic import SecretStr
 from certrenew.config import CertCentralSettings, FileSourceSettings, Settings
 from sandbox import SandboxServer
 from scheduler.jobs import (
-    COLLECTING,
     SyncOutcome,
     _apply_status,
     scan_and_enqueue,
     sync_orders,
 )
+from scheduler.stalled import COLLECTING
 from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
 from tests.support.seeding import seed_certificate
 from worker.bootstrap import start_runtime

@@ -1,0 +1,150 @@
+"""A transient failure logs one warning line; an unexpected one its traceback.
+
+A real Dramatiq worker runs in this process on a real redis-server, and its
+log output (ours and Dramatiq's, through certrenew's logging) is read back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import structlog
+from pydantic import SecretStr
+
+from certrenew.config import (
+    CertCentralSettings,
+    FileSourceSettings,
+    LoggingSettings,
+    RedisSettings,
+    Settings,
+)
+from certrenew.logs import configure_logging
+from sandbox import SandboxServer
+from tests.fire.test_classification import working
+from tests.support.checks import set_faults
+from tests.support.processes import wait_until
+from tests.support.redis_server import RedisServer
+from tests.support.sandbox import TEST_API_KEY
+from tests.support.seeding import seed_certificate
+from worker.actors import renew_certificate
+from worker.bootstrap import start_runtime
+from worker.runtime import Runtime
+
+NOW = datetime.now(UTC)
+DUE = (NOW - timedelta(days=80), NOW + timedelta(days=10))
+# Dramatiq's Retries middleware, once it has put the message off.
+RETRY_SCHEDULED = "Retrying message"
+UNHANDLED = "with unhandled exception"
+
+
+class Output:
+    """The log lines written while the test runs, as certrenew writes them."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line]
+
+    def events(self, event: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if event in line["event"]]
+
+
+@pytest.fixture
+def output() -> Iterator[Output]:
+    captured = Output()
+    configure_logging(
+        LoggingSettings(format="json", level="info"),
+        stream=captured.stream,
+        process="worker",
+    )
+    yield captured
+    structlog.contextvars.clear_contextvars()
+    logging.captureWarnings(False)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == "certrenew":
+            root.removeHandler(handler)
+
+
+@pytest.fixture
+def runtime(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> Runtime:
+    # The default backoff (15 s at least) keeps a retried message waiting in
+    # the delay queue until the test has ended.
+    settings = Settings(
+        certcentral=CertCentralSettings(
+            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
+        ),
+        redis=RedisSettings(url=redis_server.url),
+        inventory=[FileSourceSettings(path=tmp_path)],
+    )
+    return start_runtime(settings)
+
+
+def test_a_server_error_logs_one_warning_line_without_a_traceback_and_is_retried(
+    runtime: Runtime, sandbox: SandboxServer, tmp_path: Path, output: Output
+) -> None:
+    thumbprint = seed_certificate(
+        sandbox, tmp_path, "flaky", common_name="flaky.example.com", validity=DUE
+    )
+    set_faults(sandbox, error_rate=1.0)
+
+    with working(runtime):
+        renew_certificate.send(f"files:{tmp_path}", "flaky", thumbprint)
+        wait_until(
+            lambda: output.events(RETRY_SCHEDULED),
+            timeout_seconds=30,
+            what="Dramatiq to schedule a retry",
+        )
+
+    (retrying,) = output.events("step_retrying")
+    assert retrying["level"] == "warning"
+    assert retrying["error"] == "ApiTransientError"
+    assert "(HTTP 5" in retrying["reason"]
+    assert retrying["certificate"] == "flaky"
+    assert "exception" not in retrying
+    assert "Traceback" not in output.text
+    assert output.events(UNHANDLED) == []
+    record = runtime.ledger.get(thumbprint)
+    assert record is not None
+    assert record.state != "failed"
+
+
+def test_an_unexpected_error_keeps_its_traceback(
+    runtime: Runtime, output: Output
+) -> None:
+    with working(runtime):
+        # A message no scheduler would send: the ledger refuses its thumbprint
+        # with a ValueError, which nothing classifies.
+        renew_certificate.send("files:/nowhere", "odd", "not-a-thumbprint")
+        wait_until(
+            lambda: output.events(UNHANDLED),
+            timeout_seconds=30,
+            what="the worker to log the failed message",
+        )
+
+    (failed,) = output.events(UNHANDLED)
+    assert failed["level"] == "error"
+    assert failed["exception"].startswith("Traceback (most recent call last):")
+    assert (
+        "ValueError: thumbprint must be 40 uppercase hex digits"
+        in (failed["exception"])
+    )
+    assert output.events("step_retrying") == []

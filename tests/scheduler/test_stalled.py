@@ -1,0 +1,102 @@
+"""Stalled messages are sent again once per stall period, on a real Redis."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from pydantic import SecretStr
+
+from certrenew.config import (
+    CertCentralSettings,
+    FileSourceSettings,
+    RedisSettings,
+    Settings,
+)
+from sandbox import SandboxServer
+from scheduler.jobs import sync_orders
+from scheduler.stalled import COLLECTING, RESEND_COLLECT_AFTER
+from tests.support.redis_server import RedisServer
+from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY
+from tests.support.seeding import seed_certificate
+from worker.bootstrap import start_runtime
+from worker.renewal import RenewalTarget, renew
+from worker.runtime import Runtime
+
+NOW = datetime.now(UTC)
+DUE = (NOW - timedelta(days=80), NOW + timedelta(days=10))
+QUEUE = "dramatiq:certrenew"
+MESSAGES = "dramatiq:certrenew.msgs"
+
+
+@pytest.fixture
+def runtime(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> Iterator[Runtime]:
+    settings = Settings(
+        certcentral=CertCentralSettings(
+            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
+        ),
+        redis=RedisSettings(url=redis_server.url),
+        inventory=[FileSourceSettings(path=tmp_path)],
+    )
+    runtime = start_runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+def queued_actors(client: redis.Redis) -> list[str]:
+    """The actor of every message waiting in the queue, oldest first."""
+    names = []
+    for message_id in client.lrange(QUEUE, 0, -1):
+        body = client.hget(MESSAGES, message_id)
+        assert body is not None
+        names.append(json.loads(body)["actor_name"])
+    return names
+
+
+def test_a_stalled_collection_is_sent_again_once_per_period_not_at_every_sync(
+    runtime: Runtime,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    redis_client: redis.Redis,
+) -> None:
+    thumbprint = seed_certificate(
+        sandbox, tmp_path, "slow", common_name="slow.example.net",
+        organization_id=PENDING_EV_ORG, validity=DUE,
+    )  # fmt: skip
+    source = f"files:{tmp_path}"
+    runtime.ledger.claim(thumbprint, name="slow", source=source, due_at=NOW, now=NOW)
+    renew(runtime, RenewalTarget(source, "slow", thumbprint), now=NOW)
+    admin = httpx.Client(base_url=sandbox.admin_url)
+    admin.post(f"/organizations/{PENDING_EV_ORG}/validate").raise_for_status()
+    since = NOW - timedelta(minutes=5)
+    queued = sync_orders(runtime, now=NOW, since=since)
+    record = runtime.ledger.get(thumbprint)
+    assert record is not None
+    assert (queued.collecting, record.order_status) == (1, COLLECTING)
+
+    # The collect message is lost: nothing moves the renewal any more, and the
+    # sync runs every few minutes.
+    period = RESEND_COLLECT_AFTER
+    minutes = timedelta(minutes=1)
+    syncs_at = [
+        NOW + period - minutes,  # not stalled yet
+        NOW + period + minutes,  # stalled: sent again
+        NOW + period + 2 * minutes,
+        NOW + 2 * period,  # still within the period of the first resend
+        NOW + 2 * period + minutes,  # a new period: sent again
+        NOW + 2 * period + 5 * minutes,
+    ]
+    resent = [sync_orders(runtime, now=at, since=since).resent for at in syncs_at]
+
+    assert resent == [0, 1, 0, 0, 1, 0]
+    assert queued_actors(redis_client) == ["collect_certificate"] * 3
