@@ -202,7 +202,7 @@ def test_scan_processes_must_be_auto_or_a_whole_number_in_range(
 
     value = {"true": "True"}.get(given, given).replace('"', "'")
     assert problems == [
-        "FILE: inventory[0].scan_processes: must be \"auto\" or a whole number "
+        'FILE: inventory[0].scan_processes: must be "auto" or a whole number '
         f"of processes from 1 to 64 (given: {value})"
     ]
 
