@@ -90,6 +90,68 @@ def pooled_scanner(folder: Path, processes: int) -> tuple[Callable[[], int], flo
     return scan, first_seconds
 
 
+def step_costs(certificates: list[Path]) -> dict[str, float]:
+    """Microseconds per entry of each step of the scan, timed one at a time.
+
+    The first three are what the bare loop does too; the rest are the checks
+    and facts only the scan has. Each step runs on fresh parses, as in a scan.
+    """
+    from certrenew.config import Settings
+    from certrenew.inventory.facts import (
+        is_certificate_authority,
+        key_matches_certificate,
+        read_facts,
+    )
+    from scheduler.policy import renewal_due
+
+    keys = [path.with_suffix(".key") for path in certificates]
+    costs: dict[str, float] = {}
+
+    def step(name: str, action: Callable[[], object]) -> None:
+        costs[name] = timed(action) / len(certificates) * 1e6
+
+    step(
+        "read both files",
+        lambda: [
+            (c.read_bytes(), k.read_bytes())
+            for c, k in zip(certificates, keys, strict=True)
+        ],
+    )
+    certificate_pems = [path.read_bytes() for path in certificates]
+    key_pems = [path.read_bytes() for path in keys]
+    step(
+        "parse certificate, expiry, SHA-1 (bare loop too)",
+        lambda: [_parsed_with_thumbprint(pem) for pem in certificate_pems],
+    )
+    step(
+        "parse key (bare loop too)",
+        lambda: [serialization.load_pem_private_key(pem, None) for pem in key_pems],
+    )
+
+    parsed = [x509.load_pem_x509_certificate(pem) for pem in certificate_pems]
+    step("CA check (extensions)", lambda: [is_certificate_authority(c) for c in parsed])
+    step("facts: names, key type, SAN", lambda: [read_facts(c) for c in parsed])
+    fresh = [x509.load_pem_x509_certificate(pem) for pem in certificate_pems]
+    loaded = [serialization.load_pem_private_key(pem, None) for pem in key_pems]
+    step(
+        "key matches certificate",
+        lambda: [
+            key_matches_certificate(k, c) for k, c in zip(loaded, fresh, strict=True)
+        ],
+    )
+    facts = [read_facts(c) for c in parsed]
+    policy, now = Settings().policy, datetime.now(UTC)
+    step("policy verdict", lambda: [renewal_due(f, policy, now) for f in facts])
+    return costs
+
+
+def _parsed_with_thumbprint(pem: bytes) -> x509.Certificate:
+    certificate = x509.load_pem_x509_certificate(pem)
+    certificate.fingerprint(hashes.SHA1())  # noqa: S303 - the thumbprint is SHA-1 by definition
+    _ = certificate.not_valid_after_utc
+    return certificate
+
+
 def bench_speed(count: int, repeats: int) -> list[Result]:
     quiet_logging()
     folder = pem_inventory(count)
@@ -113,7 +175,20 @@ def bench_speed(count: int, repeats: int) -> list[Result]:
             "bare loop": seconds_text(bare),
             "certrenew": seconds_text(scan),
             "certrenew per entry": f"{Spread.of(scan).median / count * 1e6:.0f} µs",
+            **{
+                f"step: {name}": f"{micros:.1f} µs"
+                for name, micros in step_costs(certificates).items()
+            },
         },
+        notes=[
+            "The steps are timed one at a time over the same files. The scan "
+            "does more than the bare loop: it tells leaves from CA "
+            "certificates, checks that each key belongs to its certificate "
+            "(the certificate's public key is decoded and validated for it), "
+            "reads the names and SAN, and gives each entry a verdict; the "
+            "rest of its time is the walk, sidecars and settings, and the "
+            "entries themselves.",
+        ],
     )
 
     processes = usable_cpus()
