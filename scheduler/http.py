@@ -132,9 +132,7 @@ class StatusServer:
                 last_scan_entries=self.state.last_scan_entries,
                 last_scan_problems=len(scan.problems) if scan else 0,
                 last_sync_at=self.state.last_sync_at,
-                next_due=sorted(scan.entries, key=lambda s: s.due.due_at)
-                if scan
-                else [],
+                next_due=scan.next_due if scan else [],
                 queues=None,
                 renewals=None,
                 in_flight=[],

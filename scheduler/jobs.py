@@ -6,7 +6,8 @@ the embedded mode and the tests run them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +37,8 @@ LOOKUP_STALE_ORDERS_AFTER = timedelta(hours=1)
 PENDING_OVERDUE = "pending_overdue"
 # Due renewals claimed per round trip to Redis (bench/queueing.py).
 CLAIM_BATCH = 500
+# Entries due soonest that a scan keeps, for the status page.
+NEXT_DUE_KEPT = 15
 FAILED_ORDER_STATUSES = frozenset({"rejected", "canceled", "revoked", "expired"})
 
 
@@ -45,20 +48,30 @@ class ScanOutcome:
     due: int = 0
     queued: int = 0
     problems: list[Problem] = field(default_factory=list)
-    # Every entry with its verdict: the certificate metrics and the status page.
-    entries: list[ScannedEntry] = field(default_factory=list)
+    # The entries due soonest, soonest first, for the status page. The scan
+    # keeps no other entry: at 100,000 certificates they would weigh hundreds
+    # of megabytes (each caller keeps what it needs through ``on_entry``).
+    next_due: list[ScannedEntry] = field(default_factory=list)
 
 
-def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
+def scan_and_enqueue(
+    runtime: Runtime,
+    *,
+    now: datetime,
+    on_entry: Callable[[ScannedEntry], None] | None = None,
+) -> ScanOutcome:
     """Claim every due certificate in the ledger and queue its renewal once."""
     outcome = ScanOutcome()
+    soonest = _Soonest(NEXT_DUE_KEPT)
     due: list[ScannedEntry] = []
     for item in iter_scan(runtime.sources.values(), now):
         if isinstance(item, Problem):
             outcome.problems.append(item)
             continue
         outcome.scanned += 1
-        outcome.entries.append(item)
+        soonest.offer(item)
+        if on_entry is not None:
+            on_entry(item)
         if item.due.is_due:
             outcome.due += 1
             due.append(item)
@@ -66,6 +79,7 @@ def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
             outcome.queued += _claim_and_enqueue(runtime, due, now=now)
             due = []
     outcome.queued += _claim_and_enqueue(runtime, due, now=now)
+    outcome.next_due = soonest.in_order()
 
     log.info(
         "scan_enqueued",
@@ -75,6 +89,28 @@ def scan_and_enqueue(runtime: Runtime, *, now: datetime) -> ScanOutcome:
         problems=len(outcome.problems),
     )
     return outcome
+
+
+class _Soonest:
+    """The ``size`` entries due soonest among all offered, in constant memory."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        # A max-heap by due time (negated), so the latest of those kept is
+        # the one pushed out; the count keeps scan order among equal times.
+        self._heap: list[tuple[float, int, ScannedEntry]] = []
+        self._offered = 0
+
+    def offer(self, scanned: ScannedEntry) -> None:
+        self._offered += 1
+        item = (-scanned.due.due_at.timestamp(), -self._offered, scanned)
+        if len(self._heap) < self.size:
+            heapq.heappush(self._heap, item)
+        elif item > self._heap[0]:
+            heapq.heapreplace(self._heap, item)
+
+    def in_order(self) -> list[ScannedEntry]:
+        return [scanned for *_, scanned in sorted(self._heap, reverse=True)]
 
 
 def _claim_and_enqueue(

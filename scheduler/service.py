@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from scheduler.http import StatusServer
 from scheduler.jobs import ScanOutcome, scan_and_enqueue, sync_orders
 from scheduler.lock import LeaderElection, LeaderLock
-from scheduler.metrics import CertificateSnapshot, snapshot_from_scan
+from scheduler.metrics import CertificateSnapshot, SnapshotBuilder
 from worker.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -97,14 +97,13 @@ class SchedulerService:
         if not self.election.is_leader:
             return
         started = datetime.now(UTC)
-        outcome = scan_and_enqueue(self.runtime, now=started)
-        finished = datetime.now(UTC)
         overdue_after = timedelta(
             days=self.runtime.settings.policy.pending_deadline_days
         )
-        certificates = snapshot_from_scan(
-            outcome.entries, outcome.problems, now=started, overdue_after=overdue_after
-        )
+        rows = SnapshotBuilder(now=started, overdue_after=overdue_after)
+        outcome = scan_and_enqueue(self.runtime, now=started, on_entry=rows.add)
+        certificates = rows.snapshot(outcome.problems)
+        finished = datetime.now(UTC)
         with self.state.lock:
             self.state.last_scan_at = finished
             self.state.last_scan_seconds = (finished - started).total_seconds()

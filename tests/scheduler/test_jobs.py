@@ -8,17 +8,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
 from certrenew.config import CertCentralSettings, FileSourceSettings, Settings
+from certrenew.samples import LocalCA
 from sandbox import SandboxServer
 from scheduler.jobs import (
+    NEXT_DUE_KEPT,
     SyncOutcome,
     _apply_status,
     scan_and_enqueue,
     sync_orders,
 )
+from scheduler.scan import ScannedEntry
 from scheduler.stalled import COLLECTING
+from tests.inventory.conftest import csr_pem, write_pair
 from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
 from tests.support.seeding import seed_certificate
 from worker.bootstrap import start_runtime
@@ -67,6 +72,31 @@ def test_scanning_twice_queues_each_due_renewal_once(
     assert (second.due, second.queued) == (2, 0)
     assert queued_messages(runtime) == 2
     assert {r.name for r in runtime.ledger.by_state("claimed")} == {"a", "b"}
+
+
+def test_a_scan_streams_every_entry_and_keeps_only_the_soonest_due(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    local_ca = LocalCA(NOW)
+    key = ec.generate_private_key(ec.SECP256R1())
+    for number in range(NEXT_DUE_KEPT + 5):
+        # Scanned in name order, each due a week sooner than the one before;
+        # none due yet, so nothing is claimed.
+        not_after = NOW + timedelta(days=300 - 7 * number)
+        name = f"host{number:02d}"
+        chain = local_ca(
+            csr_pem(key, name), name, [name], not_after - timedelta(days=398), not_after
+        )
+        write_pair(tmp_path, name, chain, key)
+    seen: list[ScannedEntry] = []
+
+    outcome = scan_and_enqueue(runtime, now=NOW, on_entry=seen.append)
+
+    assert [s.entry.name for s in seen] == sorted(s.entry.name for s in seen)
+    assert outcome.scanned == len(seen) == NEXT_DUE_KEPT + 5
+    assert (outcome.due, outcome.queued) == (0, 0)
+    soonest_first = [f"host{number:02d}" for number in range(NEXT_DUE_KEPT + 4, 4, -1)]
+    assert [s.entry.name for s in outcome.next_due] == soonest_first
 
 
 def test_an_issued_order_is_collected_once_and_a_rejected_one_fails(
