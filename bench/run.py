@@ -52,6 +52,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     add("--rsa-renewals", type=int, default=40)
     add("--speed-repeats", type=int, default=2)
     add(
+        "--speed-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes, and bare-loop processes (default: one per core)",
+    )
+    add(
         "--only",
         nargs="*",
         default=None,
@@ -78,9 +84,17 @@ def benchmarks(options: argparse.Namespace) -> dict[str, Callable[[], list[Resul
             options.limited_renewals, options.time_scale
         ),
         "speed": lambda: (
-            renewals.bench_speed(options.ec_renewals, "ec-p256", options.speed_repeats)
+            renewals.bench_speed(
+                options.ec_renewals,
+                "ec-p256",
+                options.speed_repeats,
+                options.speed_processes,
+            )
             + renewals.bench_speed(
-                options.rsa_renewals, "rsa-2048", options.speed_repeats
+                options.rsa_renewals,
+                "rsa-2048",
+                options.speed_repeats,
+                options.speed_processes,
             )
         ),
         "startup": lambda: startup.bench_startup(options.repeats),

@@ -14,6 +14,7 @@ PEM private key blocks, and every string registered with ``register_secret``
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -90,6 +91,8 @@ def scrub_text(text: str) -> str:
     return text
 
 
+# Every key of every line passes here, and the keys are few: remember them.
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a value stored under ``key`` must never be logged."""
     normalized = key.lower().replace("-", "_")

@@ -19,6 +19,7 @@ from certrenew.inventory import Entry
 from certrenew.metrics.work import count_installed
 from worker.collect import IssuedCertificate, verify_issued_chain
 from worker.hooks import hook_environment, run_post_install_command
+from worker.keys import PrivateKey
 from worker.payload import ordered_names
 from worker.runtime import Runtime
 
@@ -69,13 +70,23 @@ def collect(
 
 
 def install_issued(
-    runtime: Runtime, entry: Entry, chain_pem: bytes, key_pem: bytes, *, now: datetime
+    runtime: Runtime,
+    entry: Entry,
+    chain_pem: bytes,
+    key_pem: bytes,
+    *,
+    now: datetime,
+    key: PrivateKey | None = None,
 ) -> IssuedCertificate:
-    """Check the issued chain against what was ordered, then install it."""
+    """Check the issued chain against what was ordered, then install it.
+
+    ``key`` is ``key_pem`` already loaded, if the caller holds it.
+    """
     common_name, other_names = ordered_names(entry.facts)
     issued = verify_issued_chain(
         chain_pem,
         pending_key_pem=key_pem,
+        pending_key=key,
         common_name=common_name,
         dns_names=other_names,
     )

@@ -25,6 +25,7 @@ from worker.certcentral.models import AlternateOrder, OrderCreated, OrderInfo
 from worker.decision import Action, choose_action
 from worker.installation import collect, install_issued
 from worker.keys import (
+    PrivateKey,
     build_csr,
     generate_private_key,
     load_private_key,
@@ -131,10 +132,10 @@ def _order(
     *,
     now: datetime,
 ) -> None:
-    key_pem = _pending_key(runtime, source, entry, record, now=now)
+    key_pem, key = _pending_key(runtime, source, entry, record, now=now)
     common_name, other_names = ordered_names(entry.facts)
     csr_pem = build_csr(
-        load_private_key(key_pem),
+        key,
         common_name=common_name,
         dns_names=other_names,
         signature_hash=entry.order.signature_hash,
@@ -164,7 +165,7 @@ def _order(
             runtime.ledger.record_issued(
                 entry.facts.thumbprint, certificate_id=created.certificate_id, now=now
             )
-        install_issued(runtime, entry, created.chain_pem, key_pem, now=now)
+        install_issued(runtime, entry, created.chain_pem, key_pem, now=now, key=key)
 
 
 def choose_renewal(
@@ -197,32 +198,34 @@ def _pending_key(
     record: RenewalRecord,
     *,
     now: datetime,
-) -> bytes:
+) -> tuple[bytes, PrivateKey]:
     """The renewal's new key, stored durably before any CSR carrying it leaves.
 
     A pending key already stored is kept, whatever the ledger says: its CSR may
     have reached DigiCert in an order the ledger has forgotten (a lost ledger,
     an earlier generation), and only that key can install what it issues.
+
+    Returns the key as stored (PEM) and loaded. A new key is not read back
+    from its PEM: for RSA that check costs as much as making the key.
     """
     stored = source.load_pending_key(entry.name)
     if stored is not None and record.state != "claimed":
-        return stored
+        return stored, load_private_key(stored)
     if stored is not None:
-        key_pem = stored
+        key_pem, key = stored, load_private_key(stored)
         log.info("pending_key_kept")
     else:
-        key_pem = private_key_pem(
-            generate_private_key(
-                entry.order.key,
-                like_type=entry.facts.key_type,
-                like_size=entry.facts.key_size,
-            )
+        key = generate_private_key(
+            entry.order.key,
+            like_type=entry.facts.key_type,
+            like_size=entry.facts.key_size,
         )
+        key_pem = private_key_pem(key)
     location = source.store_pending_key(entry.name, key_pem)
     runtime.ledger.record_key_stored(
         entry.facts.thumbprint, key_location=location, now=now
     )
-    return key_pem
+    return key_pem, key
 
 
 def _renew(attempt: Attempt) -> OrderCreated | None:

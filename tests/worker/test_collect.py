@@ -139,6 +139,21 @@ def test_a_leaf_with_another_key_is_a_mismatch_naming_both_keys(
     assert caught.value.code == "issued_certificate_mismatch"
 
 
+def test_a_pending_key_given_loaded_is_the_one_the_leaf_is_checked_against(
+    small_ca: SmallCa, leaf: x509.Certificate, pending_key_pem: bytes
+) -> None:
+    other_key = ec.generate_private_key(ec.SECP256R1())
+
+    with pytest.raises(IssuedCertificateMismatch, match="not the pending key"):
+        verify_issued_chain(
+            small_ca.bundle(leaf),
+            pending_key_pem=pending_key_pem,
+            pending_key=other_key,
+            common_name=COMMON_NAME,
+            dns_names=DNS_NAMES,
+        )
+
+
 def test_a_leaf_missing_an_ordered_san_is_a_mismatch_naming_it(
     small_ca: SmallCa, ec_key: ec.EllipticCurvePrivateKey, pending_key_pem: bytes
 ) -> None:

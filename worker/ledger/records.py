@@ -16,6 +16,9 @@ DEFAULT_INSTALLED_RETENTION = timedelta(days=30)
 
 # How many expired installed records one prune removes; the rest go next time.
 PRUNE_BATCH = 100
+# How often installs look for records past the retention (a round trip each
+# time): against a retention of days, an hour late is nothing.
+PRUNE_INTERVAL = timedelta(hours=1)
 
 THUMBPRINT_PATTERN = re.compile(r"[0-9A-F]{40}")
 

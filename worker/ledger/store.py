@@ -16,6 +16,7 @@ from worker.ledger.records import (
     DEFAULT_INSTALLED_RETENTION,
     IN_FLIGHT_STATES,
     PRUNE_BATCH,
+    PRUNE_INTERVAL,
     Claim,
     LedgerConflict,
     RenewalRecord,
@@ -67,6 +68,7 @@ class Ledger:
         self._redis = redis_client
         self._prefix = prefix
         self.installed_retention = installed_retention
+        self._pruned_at: datetime | None = None
         self._transition = redis_client.register_script(TRANSITION_SCRIPT)
         self._forget = redis_client.register_script(FORGET_SCRIPT)
 
@@ -254,7 +256,8 @@ class Ledger:
         location: str,
         now: datetime,
     ) -> RenewalRecord:
-        """The new pair is live; the renewal is done. Prunes old installs."""
+        """The new pair is live; the renewal is done. Prunes old installs, at
+        most once per ``PRUNE_INTERVAL`` of ``now`` for this ledger object."""
         check_thumbprint(new_thumbprint)
         record = self._move(
             thumbprint,
@@ -270,7 +273,12 @@ class Ledger:
             },
             guard_same={"new_thumbprint": new_thumbprint},
         )
-        self.prune(now=now)
+        if self._pruned_at is None or not (
+            self._pruned_at <= now < self._pruned_at + PRUNE_INTERVAL
+        ):
+            # A full batch may have left more behind: look again next time.
+            full = self.prune(now=now) >= PRUNE_BATCH
+            self._pruned_at = None if full else now
         return record
 
     def record_failed(
