@@ -16,7 +16,7 @@ ONE_SECOND = timedelta(seconds=1)
 
 
 def facts_for(lifetime_days: float, issued: datetime = ISSUED) -> CertificateFacts:
-    return CertificateFacts(
+    return CertificateFacts.of(
         subject="CN=www.example.com",
         common_name="www.example.com",
         dns_names=("www.example.com",),

@@ -6,6 +6,8 @@ so a scan costs file reading plus parsing and nothing more.
 
 from __future__ import annotations
 
+from functools import partial
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -13,10 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
     PrivateKeyTypes,
 )
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtensionOID, NameOID, PublicKeyAlgorithmOID
 
 from certrenew.errors import InventoryError
-from certrenew.inventory.entry import CertificateFacts, KeyType
+from certrenew.inventory.entry import CertificateDetails, CertificateFacts, KeyType
 
 # Short names for the EV subject fields (EV guidelines, 9.2), as OpenSSL
 # prints them; RFC 4514 alone would show their dotted OIDs.
@@ -29,20 +32,47 @@ _ATTRIBUTE_NAMES = {
 }
 
 
+_RENEWABLE_KEY_ALGORITHMS = frozenset(
+    {
+        PublicKeyAlgorithmOID.RSAES_PKCS1_v1_5,
+        PublicKeyAlgorithmOID.RSASSA_PSS,
+        PublicKeyAlgorithmOID.EC_PUBLIC_KEY,
+    }
+)
+_KEY_ALGORITHM_NAMES = {
+    PublicKeyAlgorithmOID.DSA: "DSA",
+    PublicKeyAlgorithmOID.ED25519: "Ed25519",
+    PublicKeyAlgorithmOID.ED448: "Ed448",
+}
+
+
 def read_facts(certificate: x509.Certificate) -> CertificateFacts:
     """The facts of one parsed certificate; InventoryError for a key type
-    certrenew cannot renew (only RSA and EC keys are ordered from DigiCert)."""
-    key_type, key_size = _key_type_and_size(certificate.public_key())
+    certrenew cannot renew (only RSA and EC keys are ordered from DigiCert).
+
+    The details are read from the certificate's DER on first use: a partial
+    over bytes, so facts cross process boundaries (a parallel scan) unread.
+    """
+    _check_key_algorithm(certificate)
     return CertificateFacts(
-        subject=certificate.subject.rfc4514_string(_ATTRIBUTE_NAMES),
         common_name=_common_name(certificate.subject),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        thumbprint=thumbprint(certificate),
+        details=partial(read_details, certificate.public_bytes(Encoding.DER)),
+    )
+
+
+def read_details(certificate_der: bytes) -> CertificateDetails:
+    """The details of a certificate given as DER (see CertificateFacts)."""
+    certificate = x509.load_der_x509_certificate(certificate_der)
+    key_type, key_size = _key_type_and_size(certificate.public_key())
+    return CertificateDetails(
+        subject=certificate.subject.rfc4514_string(_ATTRIBUTE_NAMES),
         dns_names=_dns_names(certificate),
         key_type=key_type,
         key_size=key_size,
         signature_hash=_signature_hash_name(certificate),
-        not_before=certificate.not_valid_before_utc,
-        not_after=certificate.not_valid_after_utc,
-        thumbprint=thumbprint(certificate),
         serial_number=f"{certificate.serial_number:X}",
         issuer=certificate.issuer.rfc4514_string(_ATTRIBUTE_NAMES),
     )
@@ -74,6 +104,17 @@ def key_matches_certificate(
     # faster than encoding both to DER (measured for bench/scan.py).
     public_key: object = key.public_key()
     return public_key == certificate.public_key()
+
+
+def _check_key_algorithm(certificate: x509.Certificate) -> None:
+    # The algorithm's OID, without decoding the key: what a scan can afford.
+    algorithm = certificate.public_key_algorithm_oid
+    if algorithm not in _RENEWABLE_KEY_ALGORITHMS:
+        name = _KEY_ALGORITHM_NAMES.get(algorithm, algorithm.dotted_string)
+        raise InventoryError(
+            f"public key type {name} is not supported: "
+            "certrenew renews RSA and EC certificates only"
+        )
 
 
 def _key_type_and_size(key: CertificatePublicKeyTypes) -> tuple[KeyType, int]:

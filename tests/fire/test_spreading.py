@@ -20,7 +20,7 @@ POLICIES = (
 
 
 def entry_for(lifetime_days: float, policy: PolicySettings, serial: int) -> Entry:
-    facts = CertificateFacts(
+    facts = CertificateFacts.of(
         subject="CN=www.example.com", common_name="www.example.com",
         dns_names=(), key_type="ec", key_size=256, signature_hash="sha256",
         not_before=ISSUED, not_after=ISSUED + timedelta(days=lifetime_days),

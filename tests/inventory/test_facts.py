@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
 
+from certrenew.errors import InventoryError
 from certrenew.inventory.facts import key_matches_certificate, read_facts
 from tests.inventory.conftest import NOW, Issue
 
@@ -89,3 +93,40 @@ def test_a_key_matches_its_own_certificate_and_no_other(
     assert key_matches_certificate(ec_key, leaf)
     assert not key_matches_certificate(other_ec_key, leaf)
     assert not key_matches_certificate(rsa_key, leaf)
+
+
+def test_facts_cross_a_process_boundary_and_read_their_details_there(
+    issue: Issue, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    chain = issue(rsa_key, "pickled.example.com", ("pickled.example.com",))
+    facts = read_facts(leaf_of(chain))
+
+    copy = pickle.loads(pickle.dumps(facts))  # noqa: S301 - our own bytes, as the scan pool sends them
+
+    assert (copy.thumbprint, copy.not_after) == (facts.thumbprint, facts.not_after)
+    assert copy.dns_names == ("pickled.example.com",)
+    assert (copy.key_type, copy.key_size) == ("rsa", 2048)
+    assert copy == facts
+
+
+def test_a_certificate_with_a_key_type_digicert_does_not_issue_is_refused() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edwards.example")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + timedelta(days=90))
+        .sign(key, None)
+    )
+
+    with pytest.raises(InventoryError) as refused:
+        read_facts(certificate)
+
+    assert str(refused.value) == (
+        "public key type Ed25519 is not supported: certrenew renews RSA and EC "
+        "certificates only"
+    )

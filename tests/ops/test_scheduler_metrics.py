@@ -35,7 +35,7 @@ def scanned(
     rule: DueRule = "fraction",
     team: str | None = None,
 ) -> ScannedEntry:
-    facts = CertificateFacts(
+    facts = CertificateFacts.of(
         subject=f"CN={name}.example.com",
         common_name=f"{name}.example.com",
         dns_names=(f"{name}.example.com",),

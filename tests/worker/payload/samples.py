@@ -23,7 +23,7 @@ def facts(
     common_name: str | None = "www.example.com",
     dns_names: tuple[str, ...] = ("www.example.com", "example.com", "api.example.com"),
 ) -> CertificateFacts:
-    return CertificateFacts(
+    return CertificateFacts.of(
         subject=f"CN={common_name}",
         common_name=common_name,
         dns_names=dns_names,
