@@ -13,7 +13,7 @@ that decided and a reason a person can read in a log line or a table.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -37,8 +37,14 @@ class Due:
 
     is_due: bool
     due_at: datetime
-    reason: str
     rule: DueRule
+    # Writes the reason out. A scan judges every certificate but shows the
+    # reasons of a few, so they are written when read (bench/scan.py).
+    describe: Callable[[], str] = field(compare=False, repr=False)
+
+    @property
+    def reason(self) -> str:
+        return self.describe()
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def _not_yet_valid(
     return Due(
         is_due=False,
         due_at=due_at,
-        reason=(
+        describe=lambda: (
             f"not valid yet: valid from {_when(facts.not_before)}, "
             f"in {_duration(facts.not_before - now)}; due on {_when(due_at)}"
         ),
@@ -114,7 +120,7 @@ def _expired(
     return Due(
         is_due=True,
         due_at=due_at,
-        reason=(
+        describe=lambda: (
             f"EXPIRED {_duration(now - facts.not_after)} ago, on "
             f"{_when(facts.not_after)}: renew at once"
         ),
@@ -131,11 +137,13 @@ def _past_threshold(
     due_at, rule = thresholds.earliest
     if now < due_at:
         return None
-    left = _duration(facts.not_after - now)
     return Due(
         is_due=True,
         due_at=due_at,
-        reason=f"{left} left, under {_threshold_text(facts, policy, rule)}",
+        describe=lambda: (
+            f"{_duration(facts.not_after - now)} left, under "
+            f"{_threshold_text(facts, policy, rule)}"
+        ),
         rule=rule,
     )
 
@@ -150,7 +158,7 @@ def _not_due_yet(
     return Due(
         is_due=False,
         due_at=due_at,
-        reason=(
+        describe=lambda: (
             f"due in {_duration(due_at - now)}, on {_when(due_at)}, at "
             f"{_threshold_text(facts, policy, rule)}"
         ),

@@ -58,7 +58,7 @@ def scanned(
         policy=PolicySettings(),
         labels={} if team is None else {"team": team},
     )
-    return ScannedEntry(entry, Due(is_due, due_at, reason="test", rule=rule))
+    return ScannedEntry(entry, Due(is_due, due_at, rule=rule, describe=lambda: "test"))
 
 
 def collect(runtime: Runtime, state: SchedulerState) -> CollectorRegistry:

@@ -42,9 +42,14 @@ CHAIN_FILE_SUFFIXES = (".chain.pem", ".chain.crt", ".fullchain.pem", ".ca-bundle
 
 # A folder's identity: (device, inode), the same through any symlink to it.
 Identity = tuple[int, int]
+# A file's identity and version: device, inode, size, mtime and ctime in ns.
+# Any write or chmod moves the ctime, which no one can set back.
+FileIdentity = tuple[int, int, int, int, int]
+# A certificate file and its key file, as they were when read.
+PairIdentity = tuple[FileIdentity, FileIdentity]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StemFiles:
     """The files one folder holds for one entry name; any of them may be missing."""
 
@@ -55,6 +60,9 @@ class StemFiles:
     certificates: tuple[str, ...]
     key: str | None
     sidecar: str | None
+    # Set by the scan when the certificate and key files are unchanged since
+    # an earlier scan found that they match (see FileSource.scan).
+    known_pair: PairIdentity | None = None
 
 
 @dataclass
@@ -204,6 +212,16 @@ class _Walk:
 
     def _problem(self, path: str, reason: str) -> Problem:
         return Problem(source=self.label, location=path, error=reason)
+
+
+def file_identity(status: os.stat_result) -> FileIdentity:
+    return (
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    )
 
 
 def _identity(status: os.stat_result) -> Identity:

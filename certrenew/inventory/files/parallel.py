@@ -26,9 +26,9 @@ from itertools import islice
 from pathlib import Path
 
 from certrenew.config import LoggingSettings, Settings
-from certrenew.inventory.entry import Entry, Problem
+from certrenew.inventory.entry import Problem
 from certrenew.inventory.files.layout import StemFiles
-from certrenew.inventory.files.reading import EntryReader
+from certrenew.inventory.files.reading import EntryReader, StemRead
 from certrenew.logs import configure_logging, get_logger
 
 log = get_logger(__name__)
@@ -70,8 +70,8 @@ class ParallelReader:
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
 
-    def read(self, walked: Iterable[StemFiles | Problem]) -> Iterator[Entry | Problem]:
-        """Every entry and problem of the walk, in walk order."""
+    def read(self, walked: Iterable[StemFiles | Problem]) -> Iterator[StemRead]:
+        """What each entry name of the walk gave, in walk order."""
         batches = _batches(walked)
         if self._pool is None:
             for batch in islice(batches, LOCAL_STEMS // BATCH_STEMS):
@@ -83,8 +83,8 @@ class ParallelReader:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def _read_in_pool(self, batches: Iterator[Batch]) -> Iterator[Entry | Problem]:
-        in_flight: deque[tuple[Batch, Future[list[Entry | Problem]]]] = deque()
+    def _read_in_pool(self, batches: Iterator[Batch]) -> Iterator[StemRead]:
+        in_flight: deque[tuple[Batch, Future[list[StemRead]]]] = deque()
         try:
             for batch in batches:
                 in_flight.append((batch, self._submit(batch)))
@@ -96,7 +96,7 @@ class ParallelReader:
             for _, future in in_flight:
                 future.cancel()
 
-    def _submit(self, batch: Batch) -> Future[list[Entry | Problem]]:
+    def _submit(self, batch: Batch) -> Future[list[StemRead]]:
         try:
             return self._started_pool().submit(_read_batch, batch)
         except BrokenProcessPool:
@@ -122,9 +122,7 @@ class ParallelReader:
             )
         return self._pool
 
-    def _result(
-        self, batch: Batch, future: Future[list[Entry | Problem]]
-    ) -> list[Entry | Problem]:
+    def _result(self, batch: Batch, future: Future[list[StemRead]]) -> list[StemRead]:
         try:
             return future.result()
         except BrokenProcessPool:
@@ -139,14 +137,11 @@ class ParallelReader:
         self.close()
 
 
-def read_batch(reader: EntryReader, batch: Batch) -> list[Entry | Problem]:
-    found: list[Entry | Problem] = []
-    for item in batch:
-        if isinstance(item, Problem):
-            found.append(item)
-        else:
-            found.extend(reader.read(item))
-    return found
+def read_batch(reader: EntryReader, batch: Batch) -> list[StemRead]:
+    return [
+        StemRead([item]) if isinstance(item, Problem) else reader.read(item)
+        for item in batch
+    ]
 
 
 def _batches(walked: Iterable[StemFiles | Problem]) -> Iterator[Batch]:
@@ -168,7 +163,7 @@ def _start_reader(
     _ReaderProcess.reader = EntryReader(label, settings, max_file_bytes)
 
 
-def _read_batch(batch: Batch) -> list[Entry | Problem]:
+def _read_batch(batch: Batch) -> list[StemRead]:
     reader = _ReaderProcess.reader
     if reader is None:
         raise RuntimeError("a scan reader process was started without its reader")

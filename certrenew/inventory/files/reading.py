@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -27,7 +28,10 @@ from certrenew.inventory.facts import (
 from certrenew.inventory.files.layout import (
     KEY_SUFFIX,
     SIDECAR_SUFFIX,
+    FileIdentity,
+    PairIdentity,
     StemFiles,
+    file_identity,
     os_reason,
 )
 from certrenew.inventory.pem import parse_certificates, parse_private_key
@@ -47,6 +51,17 @@ class BadFile(Exception):
         super().__init__(f"{path}: {reason}")
 
 
+@dataclass(frozen=True)
+class StemRead:
+    """What reading the files of one entry name found."""
+
+    found: list[Entry | Problem]
+    # For an entry: its name, and its certificate and key files as read once
+    # they were found to match (or known to, unchanged since an earlier scan).
+    name: str | None = None
+    matched_pair: PairIdentity | None = None
+
+
 class EntryReader:
     """Turns the files of one entry into an Entry, for one source."""
 
@@ -55,7 +70,7 @@ class EntryReader:
         self.settings = settings
         self.max_file_bytes = max_file_bytes
 
-    def read(self, files: StemFiles) -> list[Entry | Problem]:
+    def read(self, files: StemFiles) -> StemRead:
         """The entry of these files and the problems met, in file order."""
         found: list[Entry | Problem] = []
         if len(files.certificates) > 1:
@@ -69,22 +84,24 @@ class EntryReader:
             )
         if not files.certificates:
             found.append(self._orphan(files))
-            return found
+            return StemRead(found)
 
         try:
-            entry = self.read_entry(
+            entry, pair = self._entry(
                 files.name,
                 files.folder,
                 files.certificates[0],
                 files.key,
                 files.sidecar,
+                known_pair=files.known_pair,
             )
         except BadFile as bad:
             found.append(self._problem(bad.path, bad.reason))
-            return found
-        if entry is not None:
-            found.append(entry)
-        return found
+            return StemRead(found)
+        if entry is None:
+            return StemRead(found)
+        found.append(entry)
+        return StemRead(found, name=files.name, matched_pair=pair)
 
     def read_entry(
         self,
@@ -99,14 +116,28 @@ class EntryReader:
         The caller says which key and sidecar files exist (from the folder
         listing when scanning), so no file is looked up twice.
         """
+        entry, _ = self._entry(name, folder, certificate_name, key_name, sidecar_name)
+        return entry
+
+    def _entry(
+        self,
+        name: str,
+        folder: str,
+        certificate_name: str,
+        key_name: str | None,
+        sidecar_name: str | None,
+        *,
+        known_pair: PairIdentity | None = None,
+    ) -> tuple[Entry | None, PairIdentity | None]:
         certificate_path = f"{folder}/{certificate_name}"
         stem = certificate_name[: -len(".crt")]
         key_path = f"{folder}/{stem}{KEY_SUFFIX}"
 
-        leaf = leaf_of(self._certificates(certificate_path))
+        data, certificate_identity = self._read(certificate_path)
+        leaf = leaf_of(self._certificates(certificate_path, data))
         if leaf is None and key_name is None:
             log.debug("chain_file_skipped", path=certificate_path)
-            return None
+            return None, None
         if leaf is None:
             raise BadFile(
                 certificate_path,
@@ -120,12 +151,18 @@ class EntryReader:
             )
 
         facts = self._facts(certificate_path, leaf)
-        self._check_key(key_path, leaf, facts.thumbprint)
+        if known_pair is not None and known_pair[0] == certificate_identity:
+            # The very files that matched at an earlier scan: the certificate
+            # just read is unchanged, and the walk found the key unchanged.
+            pair = known_pair
+        else:
+            key_identity = self._check_key(key_path, leaf, facts.thumbprint)
+            pair = (certificate_identity, key_identity)
         sidecar_path = f"{folder}/{stem}{SIDECAR_SUFFIX}"
         sidecar = self._sidecar(sidecar_path) if sidecar_name else {}
         order, policy = self._settings_for(name, sidecar, sidecar_path)
 
-        return Entry(
+        entry = Entry(
             name=name,
             source=self.label,
             location=certificate_path,
@@ -135,6 +172,7 @@ class EntryReader:
             policy=policy,
             labels=dict(sidecar.get("labels", {})),
         )
+        return entry, pair
 
     def _orphan(self, files: StemFiles) -> Problem:
         if files.key is not None:
@@ -149,8 +187,7 @@ class EntryReader:
             f"{files.stem}.pem beside them",
         )
 
-    def _certificates(self, path: str) -> list[x509.Certificate]:
-        data = self._read(path)
+    def _certificates(self, path: str, data: bytes) -> list[x509.Certificate]:
         try:
             return parse_certificates(data, path)
         except InventoryError as error:
@@ -164,8 +201,9 @@ class EntryReader:
 
     def _check_key(
         self, key_path: str, leaf: x509.Certificate, thumbprint: str
-    ) -> None:
-        data = self._read(key_path)
+    ) -> FileIdentity:
+        """The identity of the key file, once its key is found to match."""
+        data, identity = self._read(key_path)
         try:
             key = parse_private_key(data, key_path)
         except InventoryError as error:
@@ -176,10 +214,12 @@ class EntryReader:
                 f"key does not match its certificate (thumbprint {thumbprint}): "
                 "the public keys differ",
             )
+        return identity
 
     def _sidecar(self, path: str) -> dict[str, Any]:
         try:
-            sidecar = tomllib.loads(self._read(path).decode("utf-8"))
+            data, _ = self._read(path)
+            sidecar = tomllib.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise BadFile(path, f"not valid TOML: {error}") from error
 
@@ -214,19 +254,20 @@ class EntryReader:
             ) from error
         return order, policy
 
-    def _read(self, path: str) -> bytes:
-        """The bytes of a file, read once, refusing huge files unread."""
+    def _read(self, path: str) -> tuple[bytes, FileIdentity]:
+        """The bytes of a file, read once, refusing huge files unread, and the
+        identity of the file they were read from."""
         try:
             with open(path, "rb") as stream:
-                size_bytes = os.fstat(stream.fileno()).st_size
-                if size_bytes > self.max_file_bytes:
-                    raise BadFile(path, self._too_large(size_bytes))
+                status = os.fstat(stream.fileno())
+                if status.st_size > self.max_file_bytes:
+                    raise BadFile(path, self._too_large(status.st_size))
                 data = stream.read(self.max_file_bytes + 1)
         except OSError as error:
             raise BadFile(path, os_reason(error)) from error
         if len(data) > self.max_file_bytes:
             raise BadFile(path, self._too_large(len(data)))
-        return data
+        return data, file_identity(status)
 
     def _too_large(self, size_bytes: int) -> str:
         return (

@@ -8,6 +8,7 @@ Writing stores the pending key and installs a renewed pair atomically.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -22,10 +23,13 @@ from certrenew.inventory.files.layout import (
     KEY_SUFFIX,
     PENDING_KEY_SUFFIX,
     SIDECAR_SUFFIX,
+    PairIdentity,
+    StemFiles,
+    file_identity,
     walk,
 )
 from certrenew.inventory.files.parallel import ParallelReader, usable_cpus
-from certrenew.inventory.files.reading import BadFile, EntryReader, leaf_of
+from certrenew.inventory.files.reading import BadFile, EntryReader, StemRead, leaf_of
 from certrenew.inventory.pem import parse_certificates, parse_private_key
 from certrenew.logs import get_logger
 
@@ -34,6 +38,10 @@ log = get_logger(__name__)
 # Certificates and keys are a few kilobytes; a bundle with a long chain stays
 # far below this. Anything bigger is refused before it is read.
 MAX_FILE_BYTES = 1024 * 1024
+
+# How long before a scan both files of a pair must have last changed for the
+# scan to remember that they match (see _settled).
+SETTLED_NS = 2_000_000_000
 
 
 class FileSource:
@@ -54,6 +62,8 @@ class FileSource:
             usable_cpus() if scan_processes == "auto" else scan_processes
         )
         self._reader = EntryReader(self.label, settings, max_file_bytes)
+        # Pairs of files found to match at the last full scan (see scan).
+        self._matched_pairs: set[int] = set()
         self._parallel = (
             ParallelReader(self._reader, self.scan_processes)
             if self.scan_processes > 1
@@ -67,15 +77,48 @@ class FileSource:
     # Reading
 
     def scan(self) -> Iterator[Entry | Problem]:
-        walked = walk(self.root, self.label)
+        """Every entry and problem, in walk order.
+
+        A key is checked against its certificate once: the scan remembers
+        each pair of files found to match, by name and file identity, and
+        while neither file changes the next scans neither read nor parse
+        the key again. The memory is one integer per entry.
+        """
+        now_ns = time.time_ns()
+        walked = self._known_pairs_marked(walk(self.root, self.label))
         if self._parallel is not None:
-            yield from self._parallel.read(walked)
-            return
-        for item in walked:
-            if isinstance(item, Problem):
-                yield item
-            else:
-                yield from self._reader.read(item)
+            results = self._parallel.read(walked)
+        else:
+            results = (self._read_one(unit) for unit in walked)
+
+        matched: set[int] = set()
+        for result in results:
+            if result.matched_pair is not None and _settled(
+                result.matched_pair, now_ns
+            ):
+                matched.add(_pair_key(result.name, result.matched_pair))
+            yield from result.found
+        self._matched_pairs = matched
+
+    def _read_one(self, unit: StemFiles | Problem) -> StemRead:
+        return (
+            StemRead([unit]) if isinstance(unit, Problem) else self._reader.read(unit)
+        )
+
+    def _known_pairs_marked(
+        self, walked: Iterator[StemFiles | Problem]
+    ) -> Iterator[StemFiles | Problem]:
+        for unit in walked:
+            yield self._marked(unit) if self._matched_pairs else unit
+
+    def _marked(self, unit: StemFiles | Problem) -> StemFiles | Problem:
+        if isinstance(unit, Problem):
+            return unit
+        pair = _pair_on_disk(unit)
+        if pair is None or _pair_key(unit.name, pair) not in self._matched_pairs:
+            return unit
+        unit.known_pair = pair
+        return unit
 
     def close(self) -> None:
         """Stop the reader processes of a parallel scan, if any were started."""
@@ -208,6 +251,36 @@ def _check_pair(name: str, chain_pem: bytes, key_pem: bytes) -> None:
             f"{name}: cannot install: the issued certificate does not match the "
             "new key; nothing was changed"
         )
+
+
+def _pair_on_disk(files: StemFiles) -> PairIdentity | None:
+    """The certificate and key files of an entry as they are now, if both exist."""
+    if not files.certificates or files.key is None:
+        return None
+    try:
+        certificate = os.stat(f"{files.folder}/{files.certificates[0]}")
+        key = os.stat(f"{files.folder}/{files.key}")
+    except OSError:
+        return None
+    return file_identity(certificate), file_identity(key)
+
+
+def _pair_key(name: str | None, pair: PairIdentity) -> int:
+    # A 64-bit hash, not the tuple: a few bytes per entry at 100,000 entries.
+    # Two pairs sharing a hash would skip one key check, never a renewal's:
+    # the worker checks the new key against what it installs.
+    return hash((name, pair))
+
+
+def _settled(pair: PairIdentity, now_ns: int) -> bool:
+    """Both files last changed well before the scan began.
+
+    File times tick coarsely (a few milliseconds on Linux), so a file written
+    again within the same tick keeps its identity; a pair changed that
+    recently is checked again at the next scan.
+    """
+    latest_change_ns = max(pair[0][4], pair[1][4])
+    return latest_change_ns < now_ns - SETTLED_NS
 
 
 def _optional_str(path: Path | None) -> str | None:
