@@ -93,3 +93,25 @@ def test_a_key_replaced_after_a_scan_is_checked_again_at_the_next(
     ]
     assert problems(third)[0].startswith(MISMATCH)
     assert len([item for item in third if isinstance(item, Entry)]) == 5
+
+
+def test_a_bundle_written_root_first_is_not_remembered(
+    tmp_path: Path, issue: Issue, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    leaf, intermediate = pem_blocks(issue(ec_key))
+    write_pair(tmp_path, "first", leaf + intermediate, ec_key)
+    write_pair(tmp_path, "last", intermediate + leaf, ec_key)
+    reader = EntryReader("files:test", Settings(), 1024 * 1024)
+
+    leaf_first = reader.read(stem(tmp_path, "first"))
+    leaf_last = reader.read(stem(tmp_path, "last"))
+
+    assert problems(leaf_first.found + leaf_last.found) == []
+    assert leaf_first.matched_pair is not None
+    # A scan that knows a pair takes the first certificate as the leaf.
+    assert leaf_last.matched_pair is None
+
+
+def pem_blocks(chain: bytes) -> list[bytes]:
+    end = b"-----END CERTIFICATE-----\n"
+    return [block + end for block in chain.split(end) if block.strip()]

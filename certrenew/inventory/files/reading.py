@@ -134,7 +134,12 @@ class EntryReader:
         key_path = f"{folder}/{stem}{KEY_SUFFIX}"
 
         data, certificate_identity = self._read(certificate_path)
-        leaf = leaf_of(self._certificates(certificate_path, data))
+        certificates = self._certificates(certificate_path, data)
+        # The very files that matched at an earlier scan, leaf first: the
+        # certificate just read is unchanged, and the walk found the key
+        # unchanged, so neither the leaf nor the key needs checking again.
+        known = known_pair is not None and known_pair[0] == certificate_identity
+        leaf = certificates[0] if known else leaf_of(certificates)
         if leaf is None and key_name is None:
             log.debug("chain_file_skipped", path=certificate_path)
             return None, None
@@ -151,13 +156,13 @@ class EntryReader:
             )
 
         facts = self._facts(certificate_path, leaf)
-        if known_pair is not None and known_pair[0] == certificate_identity:
-            # The very files that matched at an earlier scan: the certificate
-            # just read is unchanged, and the walk found the key unchanged.
-            pair = known_pair
-        else:
+        pair = known_pair if known else None
+        if not known:
             key_identity = self._check_key(key_path, leaf, facts.thumbprint)
-            pair = (certificate_identity, key_identity)
+            if leaf is certificates[0]:
+                # Remembered only with the leaf first, where a scan that
+                # knows the pair takes it from.
+                pair = (certificate_identity, key_identity)
         sidecar_path = f"{folder}/{stem}{SIDECAR_SUFFIX}"
         sidecar = self._sidecar(sidecar_path) if sidecar_name else {}
         order, policy = self._settings_for(name, sidecar, sidecar_path)
