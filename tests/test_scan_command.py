@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from certrenew.commands._scanning import PROGRESS_AFTER_ITEMS
+from certrenew.inventory.files.parallel import BATCH_STEMS, LOCAL_STEMS
 from certrenew.samples import SampleInventory, make_sample_inventory
 
 CERTIFICATE_KEYS = {
@@ -240,3 +241,44 @@ def test_json_never_shows_a_progress_bar(large_inventory: Path) -> None:
 
     assert status == 0
     assert "scanning" not in terminal_output
+
+
+def test_a_large_inventory_is_read_by_a_pool_of_processes_in_scan_order(
+    sample: SampleInventory, tmp_path: Path
+) -> None:
+    # One good pair of the sample, copied under enough names that the scan
+    # reads its first 5,000 entries itself and sends the rest to the pool.
+    name = "api.example.org"
+    certificate = (sample.folder / f"{name}.crt").read_bytes()
+    key = (sample.folder / f"{name}.key").read_bytes()
+    count = LOCAL_STEMS + 2 * BATCH_STEMS
+    for number in range(count):
+        folder = tmp_path / "certs" / f"site{number // 1000}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"host{number:05d}.crt").write_bytes(certificate)
+        (folder / f"host{number:05d}.key").write_bytes(key)
+    config = tmp_path / "certrenew.toml"
+    config.write_text(
+        f'[[inventory]]\npath = "{tmp_path / "certs"}"\nscan_processes = 2\n'
+    )
+
+    # The console script, as the image runs it (not python -m certrenew).
+    result = subprocess.run(
+        [
+            Path(sys.executable).with_name("certrenew"),
+            "scan",
+            "--json",
+            "--config",
+            config,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=clean_environment(),
+    )
+
+    assert result.returncode == 0, result.stderr
+    names = [item["name"] for item in json.loads(result.stdout)]
+    assert names == sorted(names)
+    assert len(names) == count
+    assert '"event": "scan_pool_started"' in result.stderr
