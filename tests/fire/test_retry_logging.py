@@ -17,14 +17,9 @@ from typing import Any
 import pytest
 import redis
 import structlog
-from pydantic import SecretStr
 
 from certrenew.config import (
-    CertCentralSettings,
-    FileSourceSettings,
     LoggingSettings,
-    RedisSettings,
-    Settings,
 )
 from certrenew.logs import configure_logging
 from sandbox import SandboxServer
@@ -32,10 +27,9 @@ from tests.fire.test_classification import working
 from tests.support.checks import set_faults
 from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import TEST_API_KEY
+from tests.support.runtimes import runtime_at_sandbox
 from tests.support.seeding import seed_certificate
 from worker.actors import renew_certificate
-from worker.bootstrap import start_runtime
 from worker.runtime import Runtime
 
 NOW = datetime.now(UTC)
@@ -88,14 +82,7 @@ def runtime(
 ) -> Runtime:
     # The default backoff (15 s at least) keeps a retried message waiting in
     # the delay queue until the test has ended.
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        redis=RedisSettings(url=redis_server.url),
-        inventory=[FileSourceSettings(path=tmp_path)],
-    )
-    return start_runtime(settings)
+    return runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
 
 
 def test_a_server_error_logs_one_warning_line_without_a_traceback_and_is_retried(

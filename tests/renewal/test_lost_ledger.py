@@ -12,19 +12,12 @@ import pytest
 import redis
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from pydantic import SecretStr
 
-from certrenew.config import (
-    CertCentralSettings,
-    FileSourceSettings,
-    RedisSettings,
-    Settings,
-)
 from sandbox import SandboxServer
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
+from tests.support.runtimes import runtime_at_sandbox
+from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
-from worker.bootstrap import start_runtime
 from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime
 
@@ -34,26 +27,13 @@ ALTERNATE_ROUTE = "GET /order/alternate/{alternative_order_id}"
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
-
-
-@pytest.fixture
 def runtime(
     sandbox: SandboxServer,
     tmp_path: Path,
     redis_server: RedisServer,
     redis_client: redis.Redis,
 ) -> Iterator[Runtime]:
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        redis=RedisSettings(url=redis_server.url),
-        inventory=[FileSourceSettings(path=tmp_path)],
-    )
-    runtime = start_runtime(settings)
+    runtime = runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
     yield runtime
     runtime.close()
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import SecretStr
 
-from certrenew.config import CertCentralSettings, FileSourceSettings, Settings
 from certrenew.samples import LocalCA
 from sandbox import SandboxServer
 from scheduler.jobs import (
@@ -24,9 +22,9 @@ from scheduler.jobs import (
 from scheduler.scan import ScannedEntry
 from scheduler.stalled import COLLECTING
 from tests.inventory.conftest import csr_pem, write_pair
-from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
+from tests.support.runtimes import runtime_at_sandbox
+from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
-from worker.bootstrap import start_runtime
 from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime
 
@@ -37,20 +35,8 @@ DELAYED = "dramatiq:certrenew.DQ"
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
-
-
-@pytest.fixture
 def runtime(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Runtime]:
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        inventory=[FileSourceSettings(path=tmp_path)],
-    )
-    runtime = start_runtime(settings)
+    runtime = runtime_at_sandbox(sandbox, tmp_path)
     yield runtime
     runtime.close()
 

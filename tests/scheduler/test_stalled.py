@@ -10,21 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from pydantic import SecretStr
 
-from certrenew.config import (
-    CertCentralSettings,
-    FileSourceSettings,
-    RedisSettings,
-    Settings,
-)
 from sandbox import SandboxServer
 from scheduler.jobs import sync_orders
 from scheduler.stalled import COLLECTING, RESEND_COLLECT_AFTER
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY
+from tests.support.runtimes import runtime_at_sandbox
+from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
-from worker.bootstrap import start_runtime
 from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime
 
@@ -41,14 +34,7 @@ def runtime(
     redis_server: RedisServer,
     redis_client: redis.Redis,
 ) -> Iterator[Runtime]:
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        redis=RedisSettings(url=redis_server.url),
-        inventory=[FileSourceSettings(path=tmp_path)],
-    )
-    runtime = start_runtime(settings)
+    runtime = runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
     yield runtime
     runtime.close()
 
