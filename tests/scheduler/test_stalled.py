@@ -15,10 +15,9 @@ from sandbox import SandboxServer
 from scheduler.jobs import sync_orders
 from scheduler.stalled import COLLECTING, RESEND_COLLECT_AFTER
 from tests.support.redis_server import RedisServer
-from tests.support.runtimes import runtime_at_sandbox
+from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
 from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
-from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime
 
 NOW = datetime.now(UTC)
@@ -59,9 +58,7 @@ def test_a_stalled_collection_is_sent_again_once_per_period_not_at_every_sync(
         sandbox, tmp_path, "slow", common_name="slow.example.net",
         organization_id=PENDING_EV_ORG, validity=DUE,
     )  # fmt: skip
-    source = f"files:{tmp_path}"
-    runtime.ledger.claim(thumbprint, name="slow", source=source, due_at=NOW, now=NOW)
-    renew(runtime, RenewalTarget(source, "slow", thumbprint), now=NOW)
+    claim_and_renew(runtime, tmp_path, "slow", thumbprint, NOW)
     admin = httpx.Client(base_url=sandbox.admin_url)
     admin.post(f"/organizations/{PENDING_EV_ORG}/validate").raise_for_status()
     since = NOW - timedelta(minutes=5)

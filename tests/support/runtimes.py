@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from certrenew.config import (
 from sandbox import SandboxServer
 from tests.support.sandbox import TEST_API_KEY
 from worker.bootstrap import start_runtime
+from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime
 
 
@@ -41,3 +43,12 @@ def runtime_at_sandbox(
         **sections,
     )
     return start_runtime(settings)
+
+
+def claim_and_renew(
+    runtime: Runtime, folder: Path, name: str, thumbprint: str, at: datetime
+) -> None:
+    """Claim the certificate ``name`` in ``folder`` and renew it, as a worker would."""
+    source = f"files:{folder}"
+    runtime.ledger.claim(thumbprint, name=name, source=source, due_at=at, now=at)
+    renew(runtime, RenewalTarget(source, name, thumbprint), now=at)
