@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 import redis
-import structlog
 
 from certrenew.config import (
     LoggingSettings,
@@ -25,6 +23,7 @@ from certrenew.logs import configure_logging
 from sandbox import SandboxServer
 from tests.fire.test_classification import working
 from tests.support.checks import set_faults
+from tests.support.logs import undo_logging_setup
 from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.runtimes import runtime_at_sandbox
@@ -65,12 +64,7 @@ def output() -> Iterator[Output]:
         process="worker",
     )
     yield captured
-    structlog.contextvars.clear_contextvars()
-    logging.captureWarnings(False)
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if handler.get_name() == "certrenew":
-            root.removeHandler(handler)
+    undo_logging_setup()
 
 
 @pytest.fixture
