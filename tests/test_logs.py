@@ -22,6 +22,7 @@ from certrenew.logs import (
     register_secret,
     scrub_value,
 )
+from tests.support.logs import undo_logging_setup
 
 # Looks like a CertCentral key; registered by the tests that need it.
 API_KEY = "CNTRL3XQ7ZKJ4B2V6N8M5L1P9R0TWYAHSDFGUEIO7C4X2E6V9B1N3M5Q8W0R2T4Y"
@@ -54,12 +55,7 @@ def captured() -> Iterator[Captured]:
     output = Captured()
     output.configure()
     yield output
-    structlog.contextvars.clear_contextvars()
-    logging.captureWarnings(False)
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if handler.get_name() == "certrenew":
-            root.removeHandler(handler)
+    undo_logging_setup()
 
 
 @pytest.fixture(scope="module")

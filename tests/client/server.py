@@ -13,9 +13,10 @@ import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback_http import Incoming, LoopbackHttpServer, send
 
 PREFIX = "/services/v2"
 
@@ -55,35 +56,25 @@ class Received:
 
 
 class CannedServer:
-    """A ThreadingHTTPServer on 127.0.0.1 with a port of its own."""
+    """A loopback HTTP server with a port of its own, answering from the script."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self._answers: deque[Answer] = deque()
         self._lock = threading.Lock()
         self._released = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        # A short poll keeps stop() quick: shutdown waits for the next poll.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            daemon=True,
-        )
+        self._http = LoopbackHttpServer(self._respond, methods=("GET", "POST", "PUT"))
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{PREFIX}"
+        return f"{self._http.origin}{PREFIX}"
 
     def start(self) -> None:
-        self._thread.start()
+        self._http.start()
 
     def stop(self) -> None:
         self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._http.stop()
 
     def script(self, *answers: Answer) -> None:
         with self._lock:
@@ -99,69 +90,42 @@ class CannedServer:
             {"errors": [{"code": "unscripted", "message": "no answer scripted"}]},
         )
 
-    def _wait_until_stopped(self) -> None:
-        self._released.wait()
+    def _respond(self, incoming: Incoming, handler: BaseHTTPRequestHandler) -> None:
+        request = Received(
+            method=incoming.method,
+            path=incoming.path.removeprefix(PREFIX),
+            query=incoming.query,
+            headers=incoming.headers,
+            body=incoming.body,
+        )
+        answer = self._next(request)
+
+        if isinstance(answer, Hang):
+            self._released.wait()
+            handler.close_connection = True
+            return
+        if isinstance(answer, Drop):
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        _reply(handler, answer)
 
 
-def _handler_for(server: CannedServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _reply(handler: BaseHTTPRequestHandler, answer: Reply) -> None:
+    if isinstance(answer.body, bytes):
+        payload = answer.body
+        content_type = "text/plain"
+    elif answer.body is None:
+        payload = b""
+        content_type = ""
+    else:
+        payload = json.dumps(answer.body).encode()
+        content_type = "application/json"
+    headers = {"Content-Type": content_type, **answer.headers}
 
-        def do_GET(self) -> None:
-            self._answer()
-
-        def do_POST(self) -> None:
-            self._answer()
-
-        def do_PUT(self) -> None:
-            self._answer()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the tests read ``received`` instead."""
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            url = urlsplit(self.path)
-            request = Received(
-                method=self.command,
-                path=url.path.removeprefix(PREFIX),
-                query=parse_qs(url.query),
-                headers={name.lower(): value for name, value in self.headers.items()},
-                body=body,
-            )
-            answer = server._next(request)
-
-            if isinstance(answer, Hang):
-                server._wait_until_stopped()
-                self.close_connection = True
-                return
-            if isinstance(answer, Drop):
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            self._reply(answer)
-
-        def _reply(self, answer: Reply) -> None:
-            if isinstance(answer.body, bytes):
-                payload = answer.body
-                content_type = "text/plain"
-            elif answer.body is None:
-                payload = b""
-                content_type = ""
-            else:
-                payload = json.dumps(answer.body).encode()
-                content_type = "application/json"
-            headers = {"Content-Type": content_type, **answer.headers}
-
-            self.send_response(answer.status)
-            for name, value in headers.items():
-                if value:
-                    self.send_header(name, value)
-            if answer.status != 204:
-                self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if answer.status != 204:
-                self.wfile.write(payload)
-
-    return Handler
+    send(
+        handler,
+        answer.status,
+        payload,
+        {name: value for name, value in headers.items() if value},
+    )

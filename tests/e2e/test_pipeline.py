@@ -15,11 +15,11 @@ import redis
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from sandbox import FaultSettings, SandboxServer
-from tests.support.config import write_config
-from tests.support.processes import CertrenewProcess, wait_until
+from sandbox import FaultSettings
+from tests.support.deployment import Deployment, deployed
+from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
+from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
 from worker.ledger import Ledger, RenewalRecord
 
@@ -30,16 +30,9 @@ DUE = (NOW - timedelta(days=80), NOW + timedelta(days=10))
 NOT_DUE = (NOW - timedelta(days=5), NOW + timedelta(days=150))
 
 
-@dataclass
-class Pipeline:
-    sandbox: SandboxServer
-    folder: Path
-    config: Path
+@dataclass(frozen=True)
+class Pipeline(Deployment):
     ledger: Ledger
-    logs: Path
-
-    def start(self, command: str) -> CertrenewProcess:
-        return CertrenewProcess(command, self.config, self.logs, api_key=TEST_API_KEY)
 
     def records(self) -> dict[str, RenewalRecord]:
         records = self.ledger.in_flight() + self.ledger.failed()
@@ -60,14 +53,14 @@ class Pipeline:
 def pipeline(
     tmp_path: Path, redis_server: RedisServer, redis_client: redis.Redis
 ) -> Iterator[Pipeline]:
-    folder = tmp_path / "inventory"
-    folder.mkdir()
-    with running_sandbox() as sandbox:
-        config = tmp_path / "certrenew.toml"
-        write_config(
-            config, redis_url=redis_server.url, base_url=sandbox.base_url, folder=folder
+    with deployed(tmp_path, redis_server.url) as deployment:
+        yield Pipeline(
+            deployment.sandbox,
+            deployment.folder,
+            deployment.config,
+            deployment.logs,
+            ledger=Ledger(redis_client),
         )
-        yield Pipeline(sandbox, folder, config, Ledger(redis_client), tmp_path)
 
 
 def seed_mixed_inventory(pipeline: Pipeline) -> dict[str, str]:

@@ -14,10 +14,9 @@ import pytest
 import redis
 
 from sandbox import SandboxServer
-from tests.support.config import write_config
+from tests.support.deployment import deployed
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import TEST_API_KEY, running_sandbox
 from tests.support.seeding import seed_certificate
 from worker.ledger import Ledger
 
@@ -64,17 +63,11 @@ class Pair:
 def two_schedulers(
     tmp_path: Path, redis_server: RedisServer, redis_client: redis.Redis
 ) -> Iterator[Pair]:
-    folder = tmp_path / "inventory"
-    folder.mkdir()
-    with running_sandbox() as sandbox:
-        config = tmp_path / "certrenew.toml"
-        write_config(
-            config, redis_url=redis_server.url, base_url=sandbox.base_url, folder=folder
-        )
-        first = CertrenewProcess("scheduler", config, tmp_path, api_key=TEST_API_KEY)
-        second = CertrenewProcess("scheduler", config, tmp_path, api_key=TEST_API_KEY)
+    with deployed(tmp_path, redis_server.url) as deployment:
+        first = deployment.start("scheduler")
+        second = deployment.start("scheduler")
         try:
-            yield Pair(first, second, folder, sandbox)
+            yield Pair(first, second, deployment.folder, deployment.sandbox)
         finally:
             first.kill()
             second.kill()

@@ -21,10 +21,9 @@ from tests.support.checks import (
     orders_per_renewed_thumbprint,
     set_faults,
 )
-from tests.support.config import write_config
+from tests.support.deployment import deployed
 from tests.support.processes import CertrenewProcess, wait_until
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import TEST_API_KEY, running_sandbox
 from tests.support.seeding import seed_certificates
 from worker.ledger import Ledger
 
@@ -40,26 +39,17 @@ REDELIVERY_AFTER_SECONDS = 2
 def test_a_worker_killed_mid_renewal_leaves_one_order_each_and_no_key_lost(
     tmp_path: Path, redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
-    folder = tmp_path / "inventory"
-    folder.mkdir()
-    with running_sandbox() as sandbox:
-        config = tmp_path / "certrenew.toml"
-        write_config(
-            config,
-            redis_url=redis_server.url,
-            base_url=sandbox.base_url,
-            folder=folder,
-            redelivery_after_seconds=REDELIVERY_AFTER_SECONDS,
-        )
+    with deployed(
+        tmp_path, redis_server.url, redelivery_after_seconds=REDELIVERY_AFTER_SECONDS
+    ) as deployment:
+        sandbox, folder = deployment.sandbox, deployment.folder
         names = [f"site{i}" for i in range(CERTIFICATES)]
         old = seed_certificates(sandbox, folder, names, validity=DUE)
         set_faults(sandbox, latency_ms=LATENCY_MS)
         ledger = Ledger(redis_client)
 
-        scheduler = CertrenewProcess(
-            "scheduler", config, tmp_path, api_key=TEST_API_KEY
-        )
-        first = CertrenewProcess("worker", config, tmp_path, api_key=TEST_API_KEY)
+        scheduler = deployment.start("scheduler")
+        first = deployment.start("worker")
         second: CertrenewProcess | None = None
         try:
             # Kill it while an order is on the wire: the ledger says
@@ -71,7 +61,7 @@ def test_a_worker_killed_mid_renewal_leaves_one_order_each_and_no_key_lost(
             assert ledger.by_state("submitting"), first.output()
             assert len(ledger.by_state("installed")) < CERTIFICATES
 
-            second = CertrenewProcess("worker", config, tmp_path, api_key=TEST_API_KEY)
+            second = deployment.start("worker")
             wait_until(
                 lambda: len(ledger.by_state("installed")) == CERTIFICATES,
                 timeout_seconds=90,

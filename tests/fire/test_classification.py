@@ -15,15 +15,11 @@ from typing import Any
 
 import dramatiq
 import httpx
-from pydantic import SecretStr
 
 from certrenew.config import (
-    CertCentralSettings,
-    FileSourceSettings,
     OrderSettings,
     PolicySettings,
     RetrySettings,
-    Settings,
 )
 from sandbox import SandboxServer
 from scheduler.jobs import PENDING_OVERDUE, sync_orders
@@ -34,10 +30,10 @@ from tests.support.checks import (
     set_faults,
 )
 from tests.support.processes import wait_until
+from tests.support.runtimes import runtime_at_sandbox
 from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
 from tests.support.seeding import seed_certificate
 from worker.actors import renew_certificate
-from worker.bootstrap import start_runtime
 from worker.installation import collect
 from worker.ledger import RenewalRecord
 from worker.renewal import RenewalTarget, renew
@@ -49,15 +45,12 @@ ORDER_ROUTE = "POST /order/certificate/{product}"
 
 
 def embedded_runtime(sandbox: SandboxServer, folder: Path, **sections: Any) -> Runtime:
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        inventory=[FileSourceSettings(path=folder)],
+    return runtime_at_sandbox(
+        sandbox,
+        folder,
         retry=RetrySettings(min_backoff_seconds=0.05, max_backoff_seconds=0.2),
         **sections,
     )
-    return start_runtime(settings)
 
 
 @contextmanager

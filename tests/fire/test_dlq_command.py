@@ -21,10 +21,10 @@ import redis
 
 from scheduler.requeue import DEAD_LETTERS_KEY, dead_messages
 from tests.e2e.test_pipeline import DUE
-from tests.support.config import write_config
-from tests.support.processes import CertrenewProcess, wait_until
+from tests.support.deployment import deployed
+from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import TEST_API_KEY, running_sandbox
+from tests.support.sandbox import TEST_API_KEY
 from tests.support.seeding import seed_certificate
 from worker.ledger import Ledger
 
@@ -58,12 +58,8 @@ def listed(config: Path) -> list[dict[str, Any]]:
 def failed_world(
     tmp_path: Path, redis_server: RedisServer, redis_client: redis.Redis
 ) -> Iterator[tuple[Path, Path, dict[str, str], Any]]:
-    folder = tmp_path / "inventory"
-    folder.mkdir()
-    with running_sandbox() as sandbox:
-        config = tmp_path / "certrenew.toml"
-        write_config(config, redis_url=redis_server.url, base_url=sandbox.base_url,
-                     folder=folder)  # fmt: skip
+    with deployed(tmp_path, redis_server.url) as deployment:
+        sandbox, folder = deployment.sandbox, deployment.folder
         thumbprints = {}
         for name in NAMES:
             thumbprints[name] = seed_certificate(
@@ -73,10 +69,8 @@ def failed_world(
                 f"[order]\norganization_id = {UNKNOWN_ORG}\n"
             )
         ledger = Ledger(redis_client)
-        scheduler = CertrenewProcess(
-            "scheduler", config, tmp_path, api_key=TEST_API_KEY
-        )
-        worker = CertrenewProcess("worker", config, tmp_path, api_key=TEST_API_KEY)
+        scheduler = deployment.start("scheduler")
+        worker = deployment.start("worker")
         try:
             wait_until(
                 lambda: (
@@ -86,7 +80,7 @@ def failed_world(
                 timeout_seconds=60,
                 what="every renewal failed and dead-lettered",
             )
-            yield config, folder, thumbprints, (sandbox, scheduler)
+            yield deployment.config, folder, thumbprints, (sandbox, scheduler)
         finally:
             if scheduler.process.poll() is None:
                 assert scheduler.terminate() == 0, scheduler.output()

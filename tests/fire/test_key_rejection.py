@@ -17,10 +17,10 @@ import pytest
 import redis
 
 from tests.e2e.test_pipeline import DUE
-from tests.support.config import write_config
-from tests.support.processes import CertrenewProcess, wait_until
+from tests.support.deployment import deployed
+from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import TEST_API_KEY, running_sandbox
+from tests.support.sandbox import TEST_API_KEY
 from tests.support.seeding import seed_certificate
 from worker.circuit import DEFAULT_KEY
 from worker.ledger import Ledger
@@ -39,12 +39,8 @@ def forbidden_calls(admin_url: str) -> int:
 def test_a_rejected_key_pauses_all_calls_fails_nothing_and_resumes_by_itself(
     tmp_path: Path, redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
-    folder = tmp_path / "inventory"
-    folder.mkdir()
-    with running_sandbox() as sandbox:
-        config = tmp_path / "certrenew.toml"
-        write_config(config, redis_url=redis_server.url, base_url=sandbox.base_url,
-                     folder=folder)  # fmt: skip
+    with deployed(tmp_path, redis_server.url) as deployment:
+        sandbox, config = deployment.sandbox, deployment.config
         config.write_text(
             config.read_text().replace(
                 "[retry]\n", f"[retry]\nkey_rejected_pause_seconds = {PAUSE_SECONDS}\n"
@@ -52,11 +48,16 @@ def test_a_rejected_key_pauses_all_calls_fails_nothing_and_resumes_by_itself(
         )
         names = [f"site{i}" for i in range(6)]
         for name in names:
-            seed_certificate(sandbox, folder, name, common_name=f"{name}.example.com",
-                             validity=DUE)  # fmt: skip
+            seed_certificate(
+                sandbox,
+                deployment.folder,
+                name,
+                common_name=f"{name}.example.com",
+                validity=DUE,
+            )
         ledger = Ledger(redis_client)
-        scheduler = CertrenewProcess("scheduler", config, tmp_path, api_key=NEW_KEY)
-        worker = CertrenewProcess("worker", config, tmp_path, api_key=NEW_KEY)
+        scheduler = deployment.start("scheduler", api_key=NEW_KEY)
+        worker = deployment.start("worker", api_key=NEW_KEY)
         try:
             wait_until(lambda: redis_client.exists(DEFAULT_KEY), timeout_seconds=30,
                        what="the breaker to trip")  # fmt: skip

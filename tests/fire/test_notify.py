@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ import redis
 
 from certrenew import __version__
 from certrenew.config import Settings
+from tests.support.loopback_http import Incoming, LoopbackHttpServer, send
 from tests.support.redis_server import free_port
 from worker.ledger import Ledger
 from worker.notify import notify_failed, post_event
@@ -28,26 +28,17 @@ class Receiver:
 
     def __init__(self, status: int = 204) -> None:
         self.bodies: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=s3"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.status = status
+        self._http = LoopbackHttpServer(self._respond, methods=("POST",))
+        self.url = f"{self._http.origin}/hook?token=s3"
+        self._http.start()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._http.stop()
+
+    def _respond(self, incoming: Incoming, handler: BaseHTTPRequestHandler) -> None:
+        self.bodies.append(json.loads(incoming.body))
+        send(handler, self.status, b"", {})
 
 
 @pytest.fixture

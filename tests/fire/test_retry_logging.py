@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,26 +15,20 @@ from typing import Any
 
 import pytest
 import redis
-import structlog
-from pydantic import SecretStr
 
 from certrenew.config import (
-    CertCentralSettings,
-    FileSourceSettings,
     LoggingSettings,
-    RedisSettings,
-    Settings,
 )
 from certrenew.logs import configure_logging
 from sandbox import SandboxServer
 from tests.fire.test_classification import working
 from tests.support.checks import set_faults
+from tests.support.logs import undo_logging_setup
 from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import TEST_API_KEY
+from tests.support.runtimes import runtime_at_sandbox
 from tests.support.seeding import seed_certificate
 from worker.actors import renew_certificate
-from worker.bootstrap import start_runtime
 from worker.runtime import Runtime
 
 NOW = datetime.now(UTC)
@@ -71,12 +64,7 @@ def output() -> Iterator[Output]:
         process="worker",
     )
     yield captured
-    structlog.contextvars.clear_contextvars()
-    logging.captureWarnings(False)
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if handler.get_name() == "certrenew":
-            root.removeHandler(handler)
+    undo_logging_setup()
 
 
 @pytest.fixture
@@ -88,14 +76,7 @@ def runtime(
 ) -> Runtime:
     # The default backoff (15 s at least) keeps a retried message waiting in
     # the delay queue until the test has ended.
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        redis=RedisSettings(url=redis_server.url),
-        inventory=[FileSourceSettings(path=tmp_path)],
-    )
-    return start_runtime(settings)
+    return runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
 
 
 def test_a_server_error_logs_one_warning_line_without_a_traceback_and_is_retried(

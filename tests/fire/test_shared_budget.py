@@ -10,10 +10,10 @@ import redis
 
 from sandbox import SandboxConfig
 from tests.support.checks import orders_per_renewed_thumbprint, sandbox_requests
-from tests.support.config import write_config
-from tests.support.processes import CertrenewProcess, wait_until
+from tests.support.deployment import deployed
+from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import TEST_API_KEY, running_sandbox
+from tests.support.sandbox import TEST_API_KEY
 from tests.support.seeding import seed_certificates
 from worker.ledger import Ledger
 
@@ -28,20 +28,16 @@ RENEWALS = 150
 def test_two_workers_under_the_real_limits_never_see_a_429(
     tmp_path: Path, redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
-    folder = tmp_path / "inventory"
-    folder.mkdir()
     now = datetime.now(UTC)
     config = SandboxConfig(api_keys=(TEST_API_KEY,), admin=True, time_scale=TIME_SCALE)
-    with running_sandbox(config) as sandbox:
+    with deployed(tmp_path, redis_server.url, sandbox_config=config) as deployment:
+        sandbox = deployment.sandbox
         names = [f"host{number}" for number in range(RENEWALS)]
         old = seed_certificates(
-            sandbox, folder, names,
+            sandbox, deployment.folder, names,
             validity=(now - timedelta(days=80), now + timedelta(days=10)),
         )  # fmt: skip
-        settings = tmp_path / "certrenew.toml"
-        write_config(settings, redis_url=redis_server.url, base_url=sandbox.base_url,
-                     folder=folder)  # fmt: skip
-        with settings.open("a") as extra:
+        with deployment.config.open("a") as extra:
             extra.write(
                 "\n[rate_limit]\nwindows = ["
                 f"{{requests = 100, seconds = {5 / TIME_SCALE}}}, "
@@ -49,8 +45,7 @@ def test_two_workers_under_the_real_limits_never_see_a_429(
             )
         ledger = Ledger(redis_client)
         processes = [
-            CertrenewProcess(command, settings, tmp_path, api_key=TEST_API_KEY)
-            for command in ("scheduler", "worker", "worker")
+            deployment.start(command) for command in ("scheduler", "worker", "worker")
         ]
         try:
             wait_until(

@@ -12,31 +12,17 @@ import pytest
 import redis
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from pydantic import SecretStr
 
-from certrenew.config import (
-    CertCentralSettings,
-    FileSourceSettings,
-    RedisSettings,
-    Settings,
-)
 from sandbox import SandboxServer
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
+from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
+from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
-from worker.bootstrap import start_runtime
-from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime
 
 NOW = datetime.now(UTC)
 DUE = (NOW - timedelta(days=80), NOW + timedelta(days=10))
 ALTERNATE_ROUTE = "GET /order/alternate/{alternative_order_id}"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
 
 
 @pytest.fixture
@@ -46,14 +32,7 @@ def runtime(
     redis_server: RedisServer,
     redis_client: redis.Redis,
 ) -> Iterator[Runtime]:
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        redis=RedisSettings(url=redis_server.url),
-        inventory=[FileSourceSettings(path=tmp_path)],
-    )
-    runtime = start_runtime(settings)
+    runtime = runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
     yield runtime
     runtime.close()
 
@@ -68,14 +47,6 @@ def lookups(sandbox: SandboxServer) -> int:
     return sum(row["count"] for row in counted if row["route"] == ALTERNATE_ROUTE)
 
 
-def claim_and_renew(
-    runtime: Runtime, folder: Path, thumbprint: str, at: datetime
-) -> None:
-    source = f"files:{folder}"
-    runtime.ledger.claim(thumbprint, name="shop", source=source, due_at=at, now=at)
-    renew(runtime, RenewalTarget(source, "shop", thumbprint), now=at)
-
-
 def test_after_redis_lost_the_ledger_the_renewal_adopts_its_order(
     runtime: Runtime, sandbox: SandboxServer, tmp_path: Path, redis_client: redis.Redis
 ) -> None:
@@ -83,13 +54,13 @@ def test_after_redis_lost_the_ledger_the_renewal_adopts_its_order(
         sandbox, tmp_path, "shop", common_name="shop.example.net",
         organization_id=PENDING_EV_ORG, validity=DUE,
     )  # fmt: skip
-    claim_and_renew(runtime, tmp_path, thumbprint, NOW)
+    claim_and_renew(runtime, tmp_path, "shop", thumbprint, NOW)
     ordered = runtime.ledger.get(thumbprint)
     assert ordered is not None
     assert ordered.order_status == "pending"
 
     redis_client.flushall()  # Redis restarted without its data
-    claim_and_renew(runtime, tmp_path, thumbprint, NOW + timedelta(minutes=15))
+    claim_and_renew(runtime, tmp_path, "shop", thumbprint, NOW + timedelta(minutes=15))
 
     adopted = runtime.ledger.get(thumbprint)
     assert adopted is not None
@@ -110,7 +81,7 @@ def test_a_ledger_that_began_long_ago_is_trusted_without_a_lookup(
     )
     redis_client.set(runtime.ledger.began_key, (NOW - timedelta(days=3)).isoformat())
 
-    claim_and_renew(runtime, tmp_path, thumbprint, NOW)
+    claim_and_renew(runtime, tmp_path, "shop", thumbprint, NOW)
 
     record = runtime.ledger.get(thumbprint)
     assert record is not None
@@ -126,7 +97,7 @@ def test_a_new_ledger_looks_its_first_renewals_up_before_ordering(
         sandbox, tmp_path, "shop", common_name="shop.example.com", validity=DUE
     )
 
-    claim_and_renew(runtime, tmp_path, thumbprint, NOW)
+    claim_and_renew(runtime, tmp_path, "shop", thumbprint, NOW)
 
     assert lookups(sandbox) == 1
     assert len(renewal_orders(sandbox)) == 1

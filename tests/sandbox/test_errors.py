@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from sandbox import SandboxServer
 from tests.support.sandbox import (
     EV_PRODUCT,
     api_client,
-    make_csr,
     order_body,
     running_sandbox,
 )
 
 ORDER = f"/order/certificate/{EV_PRODUCT}"
-
-
-@pytest.fixture(scope="module")
-def csr() -> str:
-    return make_csr(ec.generate_private_key(ec.SECP256R1()), "shop.example.com")
-
-
-@pytest.fixture
-def client(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with api_client(sandbox) as client:
-        yield client
 
 
 def codes(answer: httpx.Response) -> list[str]:

@@ -6,24 +6,17 @@ import time
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from sandbox import FaultSettings, RateLimit
 from tests.support.sandbox import (
     EV_PRODUCT,
     admin_client,
     api_client,
-    make_csr,
     order_body,
     running_sandbox,
 )
 
 ORDER = f"/order/certificate/{EV_PRODUCT}"
-
-
-@pytest.fixture(scope="module")
-def csr() -> str:
-    return make_csr(ec.generate_private_key(ec.SECP256R1()), "shop.example.com")
 
 
 def wait_until_allowed(client: httpx.Client, deadline_seconds: float) -> int:

@@ -27,22 +27,6 @@ from tests.support.sandbox import (
 ORDER = f"/order/certificate/{EV_PRODUCT}"
 
 
-@pytest.fixture(scope="module")
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture(scope="module")
-def csr(key: ec.EllipticCurvePrivateKey) -> str:
-    return make_csr(key, "shop.example.com")
-
-
-@pytest.fixture
-def client(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with api_client(sandbox) as client:
-        yield client
-
-
 @pytest.fixture
 def admin(sandbox: SandboxServer) -> Iterator[httpx.Client]:
     with admin_client(sandbox) as client:

@@ -9,9 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import SecretStr
 
-from certrenew.config import CertCentralSettings, FileSourceSettings, Settings
 from certrenew.samples import LocalCA
 from sandbox import SandboxServer
 from scheduler.jobs import (
@@ -24,10 +22,9 @@ from scheduler.jobs import (
 from scheduler.scan import ScannedEntry
 from scheduler.stalled import COLLECTING
 from tests.inventory.conftest import csr_pem, write_pair
-from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY, running_sandbox
+from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
+from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
-from worker.bootstrap import start_runtime
-from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime
 
 NOW = datetime.now(UTC)
@@ -37,20 +34,8 @@ DELAYED = "dramatiq:certrenew.DQ"
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
-
-
-@pytest.fixture
 def runtime(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Runtime]:
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        inventory=[FileSourceSettings(path=tmp_path)],
-    )
-    runtime = start_runtime(settings)
+    runtime = runtime_at_sandbox(sandbox, tmp_path)
     yield runtime
     runtime.close()
 
@@ -107,9 +92,7 @@ def test_an_issued_order_is_collected_once_and_a_rejected_one_fails(
             sandbox, tmp_path, name, common_name=f"{name}.example.net",
             organization_id=PENDING_EV_ORG, validity=DUE,
         )  # fmt: skip
-        runtime.ledger.claim(thumbprint, name=name, source=f"files:{tmp_path}",
-                             due_at=NOW, now=NOW)  # fmt: skip
-        renew(runtime, RenewalTarget(f"files:{tmp_path}", name, thumbprint), now=NOW)
+        claim_and_renew(runtime, tmp_path, name, thumbprint, NOW)
     records = {r.name: r for r in runtime.ledger.by_state("submitted")}
     assert {r.order_status for r in records.values()} == {"pending"}
 
@@ -138,9 +121,7 @@ def test_an_order_status_changes_missed_is_looked_up_on_its_own_after_a_while(
         sandbox, tmp_path, "quiet", common_name="quiet.example.net",
         organization_id=PENDING_EV_ORG, validity=DUE,
     )  # fmt: skip
-    source = f"files:{tmp_path}"
-    runtime.ledger.claim(thumbprint, name="quiet", source=source, due_at=NOW, now=NOW)
-    renew(runtime, RenewalTarget(source, "quiet", thumbprint), now=NOW)
+    claim_and_renew(runtime, tmp_path, "quiet", thumbprint, NOW)
     admin = httpx.Client(base_url=sandbox.admin_url)
     admin.post(f"/organizations/{PENDING_EV_ORG}/validate").raise_for_status()
     admin.post("/clock", json={"advance_seconds": 2 * 3600}).raise_for_status()
@@ -163,9 +144,7 @@ def test_a_renewal_a_worker_moved_on_during_the_sync_is_left_alone(
         sandbox, tmp_path, "raced", common_name="raced.example.net",
         organization_id=PENDING_EV_ORG, validity=DUE,
     )  # fmt: skip
-    source = f"files:{tmp_path}"
-    runtime.ledger.claim(thumbprint, name="raced", source=source, due_at=NOW, now=NOW)
-    renew(runtime, RenewalTarget(source, "raced", thumbprint), now=NOW)
+    claim_and_renew(runtime, tmp_path, "raced", thumbprint, NOW)
     read_by_the_sync = runtime.ledger.get(thumbprint)
     assert read_by_the_sync is not None
     # Meanwhile a worker collects and installs it.

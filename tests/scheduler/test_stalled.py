@@ -10,22 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from pydantic import SecretStr
 
-from certrenew.config import (
-    CertCentralSettings,
-    FileSourceSettings,
-    RedisSettings,
-    Settings,
-)
 from sandbox import SandboxServer
 from scheduler.jobs import sync_orders
 from scheduler.stalled import COLLECTING, RESEND_COLLECT_AFTER
 from tests.support.redis_server import RedisServer
-from tests.support.sandbox import PENDING_EV_ORG, TEST_API_KEY
+from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
+from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
-from worker.bootstrap import start_runtime
-from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime
 
 NOW = datetime.now(UTC)
@@ -41,14 +33,7 @@ def runtime(
     redis_server: RedisServer,
     redis_client: redis.Redis,
 ) -> Iterator[Runtime]:
-    settings = Settings(
-        certcentral=CertCentralSettings(
-            base_url=sandbox.base_url, api_key=SecretStr(TEST_API_KEY)
-        ),
-        redis=RedisSettings(url=redis_server.url),
-        inventory=[FileSourceSettings(path=tmp_path)],
-    )
-    runtime = start_runtime(settings)
+    runtime = runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
     yield runtime
     runtime.close()
 
@@ -73,9 +58,7 @@ def test_a_stalled_collection_is_sent_again_once_per_period_not_at_every_sync(
         sandbox, tmp_path, "slow", common_name="slow.example.net",
         organization_id=PENDING_EV_ORG, validity=DUE,
     )  # fmt: skip
-    source = f"files:{tmp_path}"
-    runtime.ledger.claim(thumbprint, name="slow", source=source, due_at=NOW, now=NOW)
-    renew(runtime, RenewalTarget(source, "slow", thumbprint), now=NOW)
+    claim_and_renew(runtime, tmp_path, "slow", thumbprint, NOW)
     admin = httpx.Client(base_url=sandbox.admin_url)
     admin.post(f"/organizations/{PENDING_EV_ORG}/validate").raise_for_status()
     since = NOW - timedelta(minutes=5)

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from tests.support.redis_server import RedisServer
+from worker.ledger import Ledger
 
 
 @pytest.fixture(params=["redis-server", "fakeredis"])
@@ -34,3 +35,8 @@ def store(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger(store: redis.Redis) -> Ledger:
+    return Ledger(store)

@@ -35,10 +35,16 @@ from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback_http import (
+    EVERY_METHOD,
+    Incoming,
+    LoopbackHttpServer,
+    send,
+)
 
 TOKEN = "stand-in-token"
 USER = "system:serviceaccount:certrenew:certrenew"
@@ -101,23 +107,17 @@ class KubernetesApiServer:
         self._resource_version = 100
         self._hooks: list[tuple[Request, Callable[[], None]]] = []
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, args=(0.05,), daemon=True
-        )
+        self._http = LoopbackHttpServer(self._respond, methods=EVERY_METHOD)
 
     @property
     def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.origin
 
     def start(self) -> None:
-        self._thread.start()
+        self._http.start()
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join()
+        self._http.stop()
 
     # What tests do behind the client's back: no RBAC, no request recorded.
 
@@ -163,6 +163,16 @@ class KubernetesApiServer:
         return [r for r in self.requests if r.verb in {"create", "update", "delete"}]
 
     # Serving
+
+    def _respond(self, incoming: Incoming, handler: BaseHTTPRequestHandler) -> None:
+        authorization = incoming.headers.get("authorization") or ""
+        token = authorization.removeprefix("Bearer ") if authorization else None
+        code, answer = self.handle(
+            incoming.method, incoming.target, token, incoming.body
+        )
+
+        payload = json.dumps(answer).encode()
+        send(handler, code, payload, {"Content-Type": "application/json"})
 
     def handle(
         self, method: str, target: str, token: str | None, body: bytes
@@ -494,42 +504,3 @@ def _json(body: bytes) -> Secret:
     if not isinstance(value, dict):
         raise _Refused(400, "BadRequest", "the request body is not an object")
     return value
-
-
-def _handler_for(server: KubernetesApiServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self._answer()
-
-        def do_POST(self) -> None:
-            self._answer()
-
-        def do_PUT(self) -> None:
-            self._answer()
-
-        def do_DELETE(self) -> None:
-            self._answer()
-
-        def do_PATCH(self) -> None:
-            self._answer()
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            authorization = self.headers.get("Authorization") or ""
-            token = authorization.removeprefix("Bearer ") if authorization else None
-            code, answer = server.handle(self.command, self.path, token, body)
-
-            payload = json.dumps(answer).encode()
-            self.send_response(code, HTTPStatus(code).phrase)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the tests read ``server.requests`` instead."""
-
-    return Handler

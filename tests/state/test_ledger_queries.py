@@ -1,0 +1,71 @@
+"""The ledger's queries, the retention of installed renewals and the purge."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import redis
+
+from tests.state.ledger_steps import OLD, claim, install, submit, thumbprint_of
+from worker.ledger import Ledger
+
+
+def test_queries_list_renewals_by_state_and_orders_by_id(
+    ledger: Ledger, now: datetime
+) -> None:
+    first, second, third = (thumbprint_of(f"cert {index}") for index in range(3))
+    submit(ledger, now, first, order_id=11)
+    submit(ledger, now + timedelta(seconds=1), second, order_id=12)
+    claim(ledger, now + timedelta(seconds=2), third)
+
+    assert [record.thumbprint for record in ledger.by_state("submitted")] == [
+        first,
+        second,
+    ]
+    assert [record.thumbprint for record in ledger.in_flight()] == [
+        first,
+        second,
+        third,
+    ]
+    assert ledger.submitted_orders() == {11: first, 12: second}
+    assert ledger.thumbprint_for_order(12) == second
+    assert ledger.thumbprint_for_order(13) is None
+    assert ledger.counts()["submitted"] == 2
+    assert ledger.counts()["claimed"] == 1
+
+
+def test_installed_renewals_are_pruned_after_the_retention_and_failed_ones_are_kept(
+    store: redis.Redis, now: datetime
+) -> None:
+    ledger = Ledger(store, installed_retention=timedelta(days=30))
+    install(ledger, now, OLD, order_id=1)
+    failed = thumbprint_of("failed one")
+    claim(ledger, now, failed)
+    ledger.record_failed(failed, code="x", message="y", now=now)
+
+    assert ledger.prune(now=now + timedelta(days=29)) == 0
+    assert ledger.get(OLD) is not None
+
+    later = now + timedelta(days=31)
+    install(ledger, later, thumbprint_of("another"), order_id=2)
+
+    assert ledger.get(OLD) is None
+    assert ledger.thumbprint_for_order(1) is None
+    assert ledger.counts()["installed"] == 1
+    assert ledger.get(failed) is not None
+    assert ledger.prune(now=now + timedelta(days=3650)) == 1
+    assert ledger.failed()[0].thumbprint == failed
+
+
+def test_forget_purges_the_record_and_its_indexes(
+    ledger: Ledger, now: datetime
+) -> None:
+    submit(ledger, now, order_id=55)
+    ledger.record_failed(OLD, code="x", message="y", now=now)
+
+    assert ledger.forget(OLD) is True
+    assert ledger.get(OLD) is None
+    assert ledger.thumbprint_for_order(55) is None
+    assert sum(ledger.counts().values()) == 0
+    assert ledger.forget(OLD) is False
+    assert claim(ledger, now) is True
