@@ -11,10 +11,24 @@ refused again it trips the breaker for another pause (issue 5).
 Redis keys: ``{key}`` (a hash: code, message, since, retry_at, pause_seconds)
 and ``{key}:probe`` (the probe token, living one pause, so a prober that dies
 before reporting does not block the next probe for longer than that).
+
+The breaker changes rarely and every API call asks it twice (before the call,
+and after it to lift a rejection), so a process may trust a look that found no
+rejection for ``known_clear_seconds`` (the worker's runtime: one second)
+instead of asking Redis again. That is the staleness bound: a rejection
+tripped by another process stops this one's calls at most that much later (a
+call that goes meanwhile is refused too and trips the breaker again), and a
+success in that time does not lift a rejection tripped elsewhere; the next
+probe does, one pause later. A rejection tripped or lifted by this process
+counts at once.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,10 +40,12 @@ log = structlog.get_logger(__name__)
 DEFAULT_KEY = "certrenew:api:key-rejected"
 
 # KEYS[1] the breaker, KEYS[2] the probe token; ARGV[1] now (Unix seconds).
-# Returns 1 when the caller may call the API: no breaker, or the one probe.
+# Returns 2 when there is no breaker, 1 when the caller is the one probe, 0
+# when it must wait.
+NO_REJECTION = 2
 MAY_CALL_SCRIPT = """
 local retry_at = redis.call('HGET', KEYS[1], 'retry_at_score')
-if not retry_at then return 1 end
+if not retry_at then return 2 end
 if tonumber(ARGV[1]) < tonumber(retry_at) then return 0 end
 local pause_ms = math.max(1, math.floor(
   tonumber(redis.call('HGET', KEYS[1], 'pause_seconds')) * 1000))
@@ -52,11 +68,31 @@ class Rejection:
 class KeyRejection:
     """The breaker every worker checks before calling CertCentral."""
 
-    def __init__(self, redis_client: redis.Redis, *, key: str = DEFAULT_KEY) -> None:
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        *,
+        key: str = DEFAULT_KEY,
+        known_clear_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if known_clear_seconds < 0:
+            raise ValueError(
+                f"key rejection: known_clear_seconds must not be negative, got "
+                f"{known_clear_seconds!r}"
+            )
         self._redis = redis_client
         self.key = key
         self.probe_key = f"{key}:probe"
         self._may_call = redis_client.register_script(MAY_CALL_SCRIPT)
+        self.known_clear_seconds = known_clear_seconds
+        self._clock = clock
+        # Until when (``clock`` time) no rejection is assumed, and how many
+        # times this process tripped the breaker: a look that began before a
+        # trip must not mark the breaker clear after it.
+        self._clear_until = -math.inf
+        self._trips = 0
+        self._cache_lock = threading.Lock()
 
     def trip(
         self, *, code: str, message: str, pause_seconds: float, now: datetime
@@ -87,6 +123,10 @@ class KeyRejection:
         # The probe (if this was one) has reported: the next waits for retry_at.
         pipeline.delete(self.probe_key)
         pipeline.execute()
+        # After the write: a look that began before it cannot mark it clear.
+        with self._cache_lock:
+            self._trips += 1
+            self._clear_until = -math.inf
         log.warning(
             "api_key_rejected",
             code=code,
@@ -125,17 +165,43 @@ class KeyRejection:
         another refusal.
         """
         _check_utc(now)
-        answer = self._may_call(
-            keys=[self.key, self.probe_key], args=[repr(now.timestamp())]
+        if self._known_clear():
+            return True
+        trips, looked_at = self._trips, self._clock()
+        answer = int(
+            self._may_call(
+                keys=[self.key, self.probe_key], args=[repr(now.timestamp())]
+            )
         )
-        return bool(answer)
+        if answer == NO_REJECTION:
+            self._remember_clear(trips, looked_at)
+        return answer > 0
 
     def clear(self) -> bool:
-        """A call succeeded: lift the rejection. True when one was in force."""
+        """A call succeeded: lift the rejection. True when one was in force.
+
+        Redis is not asked while a recent look found no rejection (see the
+        module's staleness bound).
+        """
+        if self._known_clear():
+            return False
+        trips, looked_at = self._trips, self._clock()
         removed = int(self._redis.delete(self.key, self.probe_key))
+        self._remember_clear(trips, looked_at)
         if removed:
             log.info("api_key_accepted")
         return removed > 0
+
+    def _known_clear(self) -> bool:
+        return self._clock() < self._clear_until
+
+    def _remember_clear(self, trips: int, looked_at: float) -> None:
+        """No rejection was in force at ``looked_at``: trust it for a while."""
+        if self.known_clear_seconds <= 0:
+            return
+        with self._cache_lock:
+            if self._trips == trips:
+                self._clear_until = looked_at + self.known_clear_seconds
 
 
 def _text(value: object) -> str:

@@ -32,6 +32,12 @@ from worker.ledger import Ledger
 from worker.ratelimit import RateBudget
 from worker.renewal_lock import RenewalLock
 
+# How long a process trusts a look at the breaker that found no rejection: a
+# rejection tripped by another process stops this one's calls at most this
+# much later (worker/circuit.py). Each API call would otherwise cost two more
+# Redis round trips.
+KEY_REJECTION_KNOWN_CLEAR_SECONDS = 1.0
+
 
 class ApiPaused(TransientError):
     """No API call now: DigiCert rejected the key and the pause is not over."""
@@ -103,7 +109,9 @@ class Runtime:
 
     @cached_property
     def key_rejection(self) -> KeyRejection:
-        return KeyRejection(self.redis)
+        return KeyRejection(
+            self.redis, known_clear_seconds=KEY_REJECTION_KNOWN_CLEAR_SECONDS
+        )
 
     @cached_property
     def renewal_lock(self) -> RenewalLock:

@@ -143,3 +143,53 @@ def test_a_naive_time_is_refused(breaker: KeyRejection, now: datetime) -> None:
         ValueError, match=r"key rejection: now must be timezone-aware \(UTC\)"
     ):
         breaker.may_call(now.replace(tzinfo=None))
+
+
+class SteppedClock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.seconds = 100.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def test_a_process_trusts_a_clear_breaker_for_its_bound_then_looks_again(
+    store: redis.Redis, now: datetime
+) -> None:
+    clock = SteppedClock()
+    cached = KeyRejection(store, known_clear_seconds=1.0, clock=clock)
+    assert cached.may_call(now)
+
+    trip(KeyRejection(store), now)  # another process
+    clock.seconds += 0.9
+    assert cached.may_call(now), "within the bound the look is trusted"
+    assert not cached.clear(), "nor is Redis asked to lift a rejection"
+    clock.seconds += 0.2
+    assert not cached.may_call(now)
+    assert store.exists(cached.key)
+
+
+def test_a_trip_in_the_same_process_stops_its_calls_at_once(
+    store: redis.Redis, now: datetime
+) -> None:
+    clock = SteppedClock()
+    cached = KeyRejection(store, known_clear_seconds=60.0, clock=clock)
+    assert cached.may_call(now)
+
+    trip(cached, now)
+
+    assert not cached.may_call(now)
+    assert cached.may_call(now + PAUSE), "the probe"
+    assert cached.clear()
+    assert cached.may_call(now + PAUSE)
+    assert cached.current(now + PAUSE) is None
+
+
+def test_a_negative_bound_is_refused(store: redis.Redis) -> None:
+    with pytest.raises(
+        ValueError,
+        match="key rejection: known_clear_seconds must not be negative, got -1",
+    ):
+        KeyRejection(store, known_clear_seconds=-1)
