@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import ExitStack
 
 import pytest
 import redis
@@ -49,3 +51,31 @@ def test_a_lock_left_by_a_killed_worker_lapses_after_its_lease(
     time.sleep(0.3)
     with lock.held(THUMBPRINT):
         assert redis_client.get(KEY_PREFIX + THUMBPRINT) != b"dead-worker"
+
+
+def keeper_threads() -> set[threading.Thread]:
+    return {
+        thread
+        for thread in threading.enumerate()
+        if thread.name == "renewal-lock-keeper"
+    }
+
+
+def test_one_thread_extends_every_lock_a_process_holds(
+    redis_client: redis.Redis,
+) -> None:
+    lock = RenewalLock(redis_client, lease_seconds=0.3)
+    thumbprints = [f"{digit}" * 40 for digit in "ABC"]
+    before = keeper_threads()
+
+    with ExitStack() as stack:
+        for thumbprint in thumbprints:
+            stack.enter_context(lock.held(thumbprint))
+        time.sleep(0.8)  # longer than the lease: only the keeper holds them
+        assert len(keeper_threads() - before) == 1
+        other = RenewalLock(redis_client, lease_seconds=0.3)
+        for thumbprint in thumbprints:
+            with pytest.raises(RenewalBusy):
+                other.held(thumbprint).__enter__()
+
+    assert not any(redis_client.exists(KEY_PREFIX + each) for each in thumbprints)
