@@ -21,7 +21,7 @@ from certrenew.errors import TransientError
 from worker.broker import QUEUE
 from worker.certcentral.errors import ApiKeyRejected
 from worker.installation import collect
-from worker.ledger import LedgerConflict
+from worker.ledger import CountedAttempt, LedgerConflict
 from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime, current_runtime
 
@@ -32,8 +32,8 @@ log = structlog.get_logger(__name__)
 def renew_certificate(source: str, name: str, thumbprint: str) -> None:
     """Order the renewal (or free reissue) of one certificate."""
     _run_step(
-        lambda runtime, now: renew(
-            runtime, RenewalTarget(source, name, thumbprint), now=now
+        lambda runtime, now, counted: renew(
+            runtime, RenewalTarget(source, name, thumbprint), now=now, counted=counted
         ),
         source=source,
         name=name,
@@ -45,7 +45,9 @@ def renew_certificate(source: str, name: str, thumbprint: str) -> None:
 def collect_certificate(source: str, name: str, thumbprint: str) -> None:
     """Download an issued certificate and install it with its pending key."""
     _run_step(
-        lambda runtime, now: collect(runtime, source, name, thumbprint, now=now),
+        lambda runtime, now, counted: collect(
+            runtime, source, name, thumbprint, now=now
+        ),
         source=source,
         name=name,
         thumbprint=thumbprint,
@@ -53,7 +55,11 @@ def collect_certificate(source: str, name: str, thumbprint: str) -> None:
 
 
 def _run_step(
-    step: Callable[..., None], *, source: str, name: str, thumbprint: str
+    step: Callable[[Runtime, datetime, CountedAttempt | None], None],
+    *,
+    source: str,
+    name: str,
+    thumbprint: str,
 ) -> None:
     runtime = current_runtime()
     message = CurrentMessage.get_current_message()
@@ -64,8 +70,8 @@ def _run_step(
     )
     try:
         with runtime.renewal_lock.held(thumbprint):
-            _count_attempt(runtime, thumbprint)
-            step(runtime, datetime.now(UTC))
+            counted = _count_attempt(runtime, thumbprint)
+            step(runtime, datetime.now(UTC), counted)
     except ApiKeyRejected as error:
         raise _pause_for_rejected_key(runtime, error) from error
     except TransientError as error:
@@ -116,10 +122,13 @@ def _pause_for_rejected_key(runtime: Runtime, error: ApiKeyRejected) -> dramatiq
     return dramatiq.Retry(str(error), delay=int(pause_seconds * 1000))
 
 
-def _count_attempt(runtime: Runtime, thumbprint: str) -> None:
-    """One more try at the renewal's current step, for the dead letters' "tries"."""
+def _count_attempt(runtime: Runtime, thumbprint: str) -> CountedAttempt | None:
+    """One more try at the renewal's current step, for the dead letters' "tries".
+
+    Returns the record as counted, which the step starts from.
+    """
     try:
-        runtime.ledger.record_attempt(thumbprint, now=datetime.now(UTC))
+        return runtime.ledger.count_attempt(thumbprint, now=datetime.now(UTC))
     except LedgerConflict:
         # No record yet (the step claims it) or already finished: not a try.
-        return
+        return None

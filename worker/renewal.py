@@ -31,7 +31,7 @@ from worker.keys import (
     load_private_key,
     private_key_pem,
 )
-from worker.ledger import RenewalRecord, alternative_order_id
+from worker.ledger import CountedAttempt, RenewalRecord, alternative_order_id
 from worker.payload import (
     build_order_payload,
     build_reissue_payload,
@@ -58,9 +58,19 @@ class RenewalTarget:
     thumbprint: str
 
 
-def renew(runtime: Runtime, target: RenewalTarget, *, now: datetime) -> None:
-    """Order the replacement of one certificate, at most once."""
-    record = _record_or_claim(runtime, target, now=now)
+def renew(
+    runtime: Runtime,
+    target: RenewalTarget,
+    *,
+    now: datetime,
+    counted: CountedAttempt | None = None,
+) -> None:
+    """Order the replacement of one certificate, at most once.
+
+    ``counted`` is the step's start as the actor counted it (the record and
+    the ledger's start, read in one round trip); without it both are read.
+    """
+    record, ledger_began_at = _record_or_claim(runtime, target, counted, now=now)
     if record.state == "issued":
         # Issued with the answer, but the install did not finish (a worker
         # killed, Redis away while it recorded): nothing else would collect
@@ -83,18 +93,25 @@ def renew(runtime: Runtime, target: RenewalTarget, *, now: datetime) -> None:
         )
 
     try:
-        _order(runtime, source, entry, record, now=now)
+        _order(runtime, source, entry, record, ledger_began_at, now=now)
     except TransientError as error:
         _give_up_near_expiry(runtime, entry, error, now=now)
         raise
 
 
 def _record_or_claim(
-    runtime: Runtime, target: RenewalTarget, *, now: datetime
-) -> RenewalRecord:
+    runtime: Runtime,
+    target: RenewalTarget,
+    counted: CountedAttempt | None,
+    *,
+    now: datetime,
+) -> tuple[RenewalRecord, datetime | None]:
+    """The renewal's record and when the ledger began."""
+    if counted is not None:
+        return counted.record, counted.ledger_began_at
     record = runtime.ledger.get(target.thumbprint)
     if record is not None:
-        return record
+        return record, runtime.ledger.began_at()
 
     # A message sent by hand (`certrenew renew NAME`) or a ledger that lost the
     # claim: claim it now, so the rest of the path is the same.
@@ -108,7 +125,7 @@ def _record_or_claim(
     claimed = runtime.ledger.get(target.thumbprint)
     if claimed is None:
         raise TransientError(f"the ledger lost the claim of {target.thumbprint}")
-    return claimed
+    return claimed, runtime.ledger.began_at()
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,7 @@ class Attempt:
     runtime: Runtime
     entry: Entry
     record: RenewalRecord
+    ledger_began_at: datetime | None
     order: OrderInfo
     csr_pem: str
     validity_days: int
@@ -129,6 +147,7 @@ def _order(
     source: InventorySource,
     entry: Entry,
     record: RenewalRecord,
+    ledger_began_at: datetime | None,
     *,
     now: datetime,
 ) -> None:
@@ -156,15 +175,13 @@ def _order(
         order_id=order.id,
     )
 
-    attempt = Attempt(runtime, entry, record, order, csr_pem, validity_days, now)
+    attempt = Attempt(
+        runtime, entry, record, ledger_began_at, order, csr_pem, validity_days, now
+    )
     created = _reissue(attempt) if action.kind == "reissue" else _renew(attempt)
     if created is not None and created.chain_pem is not None:
         # Issued at once (organization and domains already validated): the
         # chain came with the answer, so no download and no wait.
-        if created.certificate_id is not None:
-            runtime.ledger.record_issued(
-                entry.facts.thumbprint, certificate_id=created.certificate_id, now=now
-            )
         install_issued(runtime, entry, created.chain_pem, key_pem, now=now, key=key)
 
 
@@ -241,7 +258,7 @@ def _renew(attempt: Attempt) -> OrderCreated | None:
     )
     check_order_payload(payload, now=now)
 
-    if _must_look_before_ordering(runtime, record):
+    if _must_look_before_ordering(runtime, record, attempt.ledger_began_at):
         adopted = _adopt_existing_order(runtime, record, alternative_id, now=now)
         if adopted:
             return None
@@ -295,7 +312,9 @@ def _reissue(attempt: Attempt) -> OrderCreated | None:
     return created
 
 
-def _must_look_before_ordering(runtime: Runtime, record: RenewalRecord) -> bool:
+def _must_look_before_ordering(
+    runtime: Runtime, record: RenewalRecord, ledger_began_at: datetime | None
+) -> bool:
     """Whether an order for this renewal may already exist at DigiCert.
 
     After a POST whose outcome is unknown the ledger says ``submitting``. A
@@ -312,14 +331,13 @@ def _must_look_before_ordering(runtime: Runtime, record: RenewalRecord) -> bool:
         record.state == "submitting"
         or bool(record.previous_alternative_order_ids)
         or runtime.embedded
-        or _claimed_soon_after_the_ledger_began(runtime, record)
+        or _claimed_soon_after_the_ledger_began(runtime, record, ledger_began_at)
     )
 
 
 def _claimed_soon_after_the_ledger_began(
-    runtime: Runtime, record: RenewalRecord
+    runtime: Runtime, record: RenewalRecord, began_at: datetime | None
 ) -> bool:
-    began_at = runtime.ledger.began_at()
     if began_at is None:
         return True
     # Renewals in flight when the data was lost are claimed again by the first
@@ -385,14 +403,23 @@ def _record_created(
     # The request's own status says whether it was approved; the order is
     # pending until DigiCert has validated and issued it.
     status = "issued" if created.chain_pem is not None else "pending"
-    runtime.ledger.record_submitted(
-        record.thumbprint,
-        order_id=created.id,
-        request_ids=list(created.request_ids),
-        order_status=status,
-        certificate_id=created.certificate_id,
-        now=now,
-    )
+    if created.chain_pem is not None and created.certificate_id is not None:
+        runtime.ledger.record_issued_at_once(
+            record.thumbprint,
+            order_id=created.id,
+            request_ids=list(created.request_ids),
+            certificate_id=created.certificate_id,
+            now=now,
+        )
+    else:
+        runtime.ledger.record_submitted(
+            record.thumbprint,
+            order_id=created.id,
+            request_ids=list(created.request_ids),
+            order_status=status,
+            certificate_id=created.certificate_id,
+            now=now,
+        )
     log.info("order_submitted", order_id=created.id, status=status)
 
 

@@ -220,3 +220,30 @@ def test_a_malformed_thumbprint_is_refused_with_the_rule(
         ValueError, match=r"thumbprint must be 40 uppercase hex digits .* got 'ab:cd'"
     ):
         ledger.claim("ab:cd", name="a", source="b", due_at=now, now=now)
+
+
+def test_an_order_issued_at_once_never_marks_issued_a_renewal_bound_to_another(
+    ledger: Ledger, now: datetime
+) -> None:
+    submit(ledger, now, order_id=101)
+    with pytest.raises(
+        LedgerConflict,
+        match="already has order_id '101', and record_submitted asked for '102'",
+    ):
+        ledger.record_issued_at_once(
+            OLD, order_id=102, request_ids=[], certificate_id=9, now=now
+        )
+
+    record = ledger.get(OLD)
+    assert record is not None
+    assert record.state is RenewalState.SUBMITTED
+    assert record.certificate_id is None
+    assert ledger.thumbprint_for_order(102) is None
+
+
+def test_an_attempt_at_a_renewal_with_no_record_is_not_counted(
+    ledger: Ledger, now: datetime
+) -> None:
+    with pytest.raises(LedgerConflict, match="the ledger has no record"):
+        ledger.count_attempt(OLD, now=now)
+    assert ledger.get(OLD) is None

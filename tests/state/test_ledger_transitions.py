@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import redis
+
 from tests.state.ledger_steps import NEW, OLD, claim, submit
 from worker.ledger import Ledger, RenewalState, alternative_order_id
 
@@ -183,3 +185,56 @@ def test_failing_a_failed_renewal_again_keeps_the_step_it_first_stopped_at(
     assert again.failed_state is RenewalState.CLAIMED
     assert again.failure_code == "dead_letter"
     assert again.failure_message == "retries exhausted"
+
+
+def test_an_order_issued_with_its_answer_is_recorded_submitted_then_issued_at_once(
+    ledger: Ledger, now: datetime
+) -> None:
+    claim(ledger, now)
+    ledger.record_key_stored(OLD, key_location="/k", now=now)
+    ledger.record_intent(
+        OLD, action="renew", alternative_order_id=alternative_order_id(OLD, 1), now=now
+    )
+
+    record = ledger.record_issued_at_once(
+        OLD, order_id=7, request_ids=[8], certificate_id=9, now=now
+    )
+
+    assert record.state is RenewalState.ISSUED
+    assert (record.order_id, record.certificate_id) == (7, 9)
+    assert record.order_status == "issued"
+    assert record.issued_at == now
+    assert ledger.thumbprint_for_order(7) == OLD
+
+
+def test_counting_an_attempt_returns_the_record_and_when_the_ledger_began(
+    ledger: Ledger, now: datetime
+) -> None:
+    claim(ledger, now)
+    ledger.record_key_stored(OLD, key_location="/k", now=now)
+
+    counted = ledger.count_attempt(OLD, now=now + timedelta(minutes=1))
+
+    assert counted.record == ledger.get(OLD)
+    assert counted.record.attempts == 1
+    assert counted.record.state is RenewalState.KEY_STORED
+    assert counted.ledger_began_at == now == ledger.began_at()
+
+
+def test_steps_sent_together_still_go_through_after_redis_forgot_its_scripts(
+    ledger: Ledger, store: redis.Redis, now: datetime
+) -> None:
+    claim(ledger, now)
+    ledger.record_key_stored(OLD, key_location="/k", now=now)
+    store.script_flush()
+
+    assert ledger.count_attempt(OLD, now=now).record.attempts == 1
+    ledger.record_intent(
+        OLD, action="renew", alternative_order_id=alternative_order_id(OLD, 1), now=now
+    )
+    store.script_flush()
+    record = ledger.record_issued_at_once(
+        OLD, order_id=7, request_ids=[8], certificate_id=9, now=now
+    )
+    assert record.state is RenewalState.ISSUED
+    assert record.attempts == 1

@@ -84,6 +84,14 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class CountedAttempt:
+    """A step's start: its record with the try counted, and the ledger's start."""
+
+    record: RenewalRecord
+    ledger_began_at: datetime | None
+
+
+@dataclass(frozen=True)
 class RenewalRecord:
     """Everything the ledger knows about one renewal."""
 

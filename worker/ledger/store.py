@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Required, TypedDict, Unpack
 
@@ -18,6 +18,7 @@ from worker.ledger.records import (
     PRUNE_BATCH,
     PRUNE_INTERVAL,
     Claim,
+    CountedAttempt,
     LedgerConflict,
     RenewalRecord,
     RenewalState,
@@ -31,6 +32,10 @@ from worker.ledger.records import (
 from worker.ledger.scripts import FORGET_SCRIPT, TRANSITION_SCRIPT
 
 log = structlog.get_logger(__name__)
+
+
+# Queues one command on a pipeline.
+_Queued = Callable[[redis.client.Pipeline], object]
 
 
 class _Changes(TypedDict, total=False):
@@ -201,6 +206,24 @@ class Ledger:
         A record bound to an order never takes another one: that would be the
         second order this ledger exists to prevent.
         """
+        changes = self._submitted_changes(
+            order_id=order_id,
+            request_ids=request_ids,
+            order_status=order_status,
+            certificate_id=certificate_id,
+            now=now,
+        )
+        return self._move(thumbprint, transition="record_submitted", **changes)
+
+    @staticmethod
+    def _submitted_changes(
+        *,
+        order_id: int,
+        request_ids: Sequence[int],
+        order_status: str,
+        certificate_id: int | None,
+        now: datetime,
+    ) -> _Changes:
         fields = {
             "order_id": str(order_id),
             "request_ids": json.dumps([int(each) for each in request_ids]),
@@ -209,15 +232,64 @@ class Ledger:
         }
         if certificate_id is not None:
             fields["certificate_id"] = str(certificate_id)
-        return self._move(
-            thumbprint,
-            transition="record_submitted",
+        return _Changes(
             to=RenewalState.SUBMITTED,
             allowed=[RenewalState.SUBMITTING, RenewalState.SUBMITTED],
             now=now,
             fields=fields,
             guard={"order_id": str(order_id)},
             index_order=order_id,
+        )
+
+    def record_issued_at_once(
+        self,
+        thumbprint: str,
+        *,
+        order_id: int,
+        request_ids: Sequence[int],
+        certificate_id: int,
+        now: datetime,
+    ) -> RenewalRecord:
+        """DigiCert issued with its answer: ``record_submitted`` then
+        ``record_issued``, in one round trip.
+
+        Each is its own transition, checked on its own by the script; the
+        second also requires the order the first recorded, so it can never
+        mark issued a record bound to another order when the first is refused.
+        """
+        submitted = self._submitted_changes(
+            order_id=order_id,
+            request_ids=request_ids,
+            order_status="issued",
+            certificate_id=certificate_id,
+            now=now,
+        )
+        issued = self._issued_changes(certificate_id=certificate_id, now=now)
+        issued["guard"] = {"order_id": str(order_id)}
+        submitted_answer, issued_answer = self._pipelined(
+            [
+                self._transition_command(
+                    thumbprint, _transition_request(thumbprint, **submitted)
+                ),
+                self._transition_command(
+                    thumbprint, _transition_request(thumbprint, **issued)
+                ),
+            ]
+        )
+
+        self._moved(
+            thumbprint,
+            submitted_answer,
+            transition="record_submitted",
+            allowed=submitted["allowed"],
+            fields=submitted.get("fields") or {},
+        )
+        return self._moved(
+            thumbprint,
+            issued_answer,
+            transition="record_issued",
+            allowed=issued["allowed"],
+            fields=issued.get("fields") or {},
         )
 
     def record_order_status(
@@ -237,9 +309,12 @@ class Ledger:
         self, thumbprint: str, *, certificate_id: int, now: datetime
     ) -> RenewalRecord:
         """DigiCert issued the certificate; collection can start."""
-        return self._move(
-            thumbprint,
-            transition="record_issued",
+        changes = self._issued_changes(certificate_id=certificate_id, now=now)
+        return self._move(thumbprint, transition="record_issued", **changes)
+
+    @staticmethod
+    def _issued_changes(*, certificate_id: int, now: datetime) -> _Changes:
+        return _Changes(
             to=RenewalState.ISSUED,
             allowed=[RenewalState.SUBMITTED, RenewalState.ISSUED],
             now=now,
@@ -305,15 +380,36 @@ class Ledger:
 
     def record_attempt(self, thumbprint: str, *, now: datetime) -> int:
         """Count one more try at the current step; returns the count."""
-        record = self._move(
-            thumbprint,
-            transition="record_attempt",
-            to=None,
-            allowed=IN_FLIGHT_STATES,
-            now=now,
-            incr={"attempts": 1},
+        return self.count_attempt(thumbprint, now=now).record.attempts
+
+    def count_attempt(self, thumbprint: str, *, now: datetime) -> CountedAttempt:
+        """Count one more try, and read when the ledger began: one round trip.
+
+        A step starts with this, and works from the record it returns rather
+        than reading it again.
+        """
+        request = _transition_request(
+            thumbprint, to=None, allowed=IN_FLIGHT_STATES, now=now, incr={"attempts": 1}
         )
-        return record.attempts
+        began, answer = self._pipelined(
+            [
+                lambda pipeline: pipeline.get(self.began_key),
+                self._transition_command(thumbprint, request),
+            ]
+        )
+        record = self._moved(
+            thumbprint,
+            answer,
+            transition="record_attempt",
+            allowed=IN_FLIGHT_STATES,
+            fields={},
+        )
+        return CountedAttempt(
+            record=record,
+            ledger_began_at=None
+            if began is None
+            else datetime.fromisoformat(as_text(began)),
+        )
 
     def requeue(self, thumbprint: str, *, now: datetime) -> RenewalRecord:
         """Put a failed renewal back in the queue (an operator's decision).
@@ -434,8 +530,53 @@ class Ledger:
         self, thumbprint: str, *, transition: str, **changes: Unpack[_Changes]
     ) -> RenewalRecord:
         request = _transition_request(thumbprint, **changes)
-        allowed, fields = changes["allowed"], changes.get("fields") or {}
         answer = self._transition(keys=self._keys(thumbprint), args=[request])
+        return self._moved(
+            thumbprint,
+            answer,
+            transition=transition,
+            allowed=changes["allowed"],
+            fields=changes.get("fields") or {},
+        )
+
+    def _transition_command(self, thumbprint: str, request: str) -> _Queued:
+        """The transition script's call, for ``_pipelined``."""
+        keys = self._keys(thumbprint)
+        return lambda pipeline: pipeline.evalsha(
+            self._transition.sha, len(keys), *keys, request
+        )
+
+    def _pipelined(self, commands: Sequence[_Queued]) -> list[Any]:
+        """Send ``commands`` in one round trip; their answers in order.
+
+        The scripts go by their SHA alone. redis-py's own way (a Script called
+        on a pipeline) asks ``SCRIPT EXISTS`` first, one more round trip each
+        time; here a Redis that does not know the script (restarted, flushed)
+        refuses every call of it, nothing ran but plain reads, and the
+        commands are sent again once it is loaded.
+        """
+        try:
+            return self._send(commands)
+        except redis.exceptions.NoScriptError:
+            self._redis.script_load(TRANSITION_SCRIPT)
+            return self._send(commands)
+
+    def _send(self, commands: Sequence[_Queued]) -> list[Any]:
+        pipeline = self._redis.pipeline(transaction=False)
+        for queue in commands:
+            queue(pipeline)
+        return list(pipeline.execute())
+
+    def _moved(
+        self,
+        thumbprint: str,
+        answer: Any,
+        *,
+        transition: str,
+        allowed: Sequence[str],
+        fields: Mapping[str, str],
+    ) -> RenewalRecord:
+        """The record after a transition, from the script's answer."""
         outcome, current = as_text(answer[0]), as_text(answer[1])
         if outcome != "ok":
             raise _conflict(
