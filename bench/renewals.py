@@ -582,7 +582,7 @@ _WHERE_THE_TIME_GOES = [
     "it): workers' CPU per RSA renewal 138 -> 65 ms; installs prune expired "
     "ledger records once an hour rather than after every install (one round "
     "trip less); the log scrubber remembers which keys are secret.",
-    "Redis, before -> after (commit dc2a386..): worker commands per EC "
+    "Redis, before -> after (from commit 96a30f4): worker commands per EC "
     "renewal 19.8 -> 14.9 (redis-cli MONITOR over 200 renewals, script-"
     "internal calls left out), round trips about 20 -> 13: the rejected-key "
     "breaker's 4 (2 per API call) are gone while a look found no rejection in "
