@@ -569,9 +569,10 @@ _WHERE_THE_TIME_GOES = [
     "Dramatiq ack/fetch about 3), 10 fsyncs (pending key before the CSR "
     "leaves, previous copies, the atomic install; DESIGN.md) and 11 JSON log "
     "lines (about 55 µs each, 0.6 ms a renewal; measured alone). A worker "
-    "spends about 13 ms of CPU per EC renewal: about 16% in the log pipeline "
-    "(structlog through logging), 16% in the Redis client, 15% in httpx, 3% "
-    "in the key and CSR, the rest in certrenew's own checks and file writes. "
+    "spends about 13 ms of CPU per EC renewal, most of it in the Redis "
+    "client, httpx, Dramatiq and certrenew's own checks and file writes; the "
+    "key and CSR are about 3% (a py-spy profile that counted waiting threads "
+    "too, so its shares are rough). "
     "The sandbox, redis-server and the scheduler add about 4 ms more on the "
     "same 2 cores (the CPU line above).",
     "Before (same bench, commit 6a26ab6): EC 0.00504 (300 renewals 3.73 s, "
