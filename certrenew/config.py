@@ -313,6 +313,10 @@ class RateLimitSettings(Section):
     # between (thread scheduling, the network), so that calls granted in one
     # window and delayed never land together in another.
     latency_allowance_seconds: float = Field(default=0.25, ge=0, le=10)
+    # A share of every window left unused, for other clients of the same API
+    # key (an operator's script, another integration). 0 suits a key of
+    # certrenew's own, as the README advises.
+    reserve_fraction: float = Field(default=0.0, ge=0, lt=0.5)
 
 
 class InstallSettings(Section):

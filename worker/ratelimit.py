@@ -13,12 +13,14 @@ clocks disagree still share one timeline. fakeredis runs the same script
 (through lupa) and answers ``TIME`` from the clock of the process that holds
 it, which in the embedded mode is the only process: no fallback is needed.
 
-``headroom`` keeps each window below DigiCert's limit (95 of 100 by default).
-DigiCert counts requests when they arrive, by its own clock: network delay can
-bunch calls we spaced out, and other clients of the same API key (the
-CertCentral console's integrations, an operator's script) spend the same
-budget without asking ours. A 429 stops *every* request of the key until the
-window frees up, so a few calls of margin are cheaper than one hit.
+``headroom`` is the share of each limit the budget uses: all of it by
+default. DigiCert counts requests when they arrive, by its own clock, so
+network delay can bunch calls we spaced out; the runtime lengthens every
+window by ``[rate_limit] latency_allowance_seconds`` for that. Other clients
+of the same API key (an operator's script, another integration) spend the
+same budget without asking ours: ``[rate_limit] reserve_fraction`` leaves
+them a share. A 429 stops *every* request of the key until the window frees
+up, so with a shared key a margin is cheaper than one hit.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ log = structlog.get_logger(__name__)
 
 # DigiCert's limits per API key (API.md): (requests, seconds).
 DEFAULT_WINDOWS: tuple[tuple[int, float], ...] = ((100, 5.0), (1000, 180.0))
-DEFAULT_HEADROOM = 0.95
+DEFAULT_HEADROOM = 1.0
 
 MICROSECONDS = 1_000_000
 

@@ -105,7 +105,7 @@ class Runtime:
         limits = self.settings.rate_limit
         allowance = limits.latency_allowance_seconds
         windows = [(w.requests, w.seconds + allowance) for w in limits.windows]
-        return RateBudget(self.redis, windows)
+        return RateBudget(self.redis, windows, headroom=1 - limits.reserve_fraction)
 
     @cached_property
     def key_rejection(self) -> KeyRejection:

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 import pytest
 import redis
 
+from certrenew.config import RateLimitSettings, RedisSettings, Settings
 from certrenew.errors import TransientError
 from tests.state.rate_caller import KEY, WINDOWS, take_calls
 from tests.support.redis_server import RedisServer
+from worker.bootstrap import start_runtime
 from worker.ratelimit import RateBudget, RateBudgetTimeout, WindowUsage
 
 # Redis TIME has microsecond resolution; the wall clock around it is finer.
@@ -72,7 +74,7 @@ def test_the_budget_grants_up_to_the_limit_and_then_says_how_long_to_wait(
 
 
 def test_the_headroom_keeps_each_window_under_its_limit(store: redis.Redis) -> None:
-    budget = RateBudget(store, [(100, 60.0), (40, 30.0)], key=KEY)
+    budget = RateBudget(store, [(100, 60.0), (40, 30.0)], key=KEY, headroom=0.95)
 
     granted = 0
     while budget.try_acquire() == 0.0:
@@ -221,3 +223,22 @@ def test_a_budget_with_impossible_windows_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         RateBudget(store, windows, headroom=headroom)
+
+
+@pytest.mark.parametrize(("reserve", "allowed"), [(0.0, [100, 1000]), (0.1, [90, 900])])
+def test_the_runtime_budget_uses_the_whole_limit_less_the_reserve(
+    redis_server: RedisServer, reserve: float, allowed: list[int]
+) -> None:
+    settings = Settings(
+        redis=RedisSettings(url=redis_server.url),
+        rate_limit=RateLimitSettings(reserve_fraction=reserve),
+    )
+    runtime = start_runtime(settings)
+    try:
+        usage = runtime.budget.usage()
+    finally:
+        runtime.close()
+
+    assert [window.allowed for window in usage] == allowed
+    # Each window is kept longer than DigiCert's by the latency allowance.
+    assert [window.window_seconds for window in usage] == [5.25, 180.25]
