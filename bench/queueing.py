@@ -168,7 +168,18 @@ def bench_queueing(count: int, repeats: int, *, batched: bool = True) -> list[Re
     server.start()
     try:
         bench = QueueingBench(server.url)
-        results = [_measure(bench, count, repeats, "claim + send", bench.certrenew)]
+        # One round trip per claim and per send: how the scan queued before
+        # it batched them, kept as the "before" of the row below.
+        results = [
+            _measure(
+                bench,
+                count,
+                repeats,
+                "one at a time, before batching",
+                bench.certrenew,
+                judged=False,
+            )
+        ]
         if batched:
             results.append(
                 _measure(
@@ -190,6 +201,8 @@ def _measure(
     repeats: int,
     label: str,
     subject: Callable[[list[str]], None],
+    *,
+    judged: bool = True,
 ) -> Result:
     batches: dict[str, list[str]] = {}
 
@@ -218,8 +231,8 @@ def _measure(
         figure=f"certrenew ({label}) speed ÷ raw pipelined speed",
         baseline=f"the same two scripts per renewal, pipelined by {PIPELINE_SIZE:,}",
         ratio=ratio,
-        aim="≥ 0.5",
-        met=ratio.median >= 0.5,
+        aim="≥ 0.5" if judged else "report",
+        met=ratio.median >= 0.5 if judged else None,
         size=f"{count:,} renewals, {repeats} runs, real redis-server",
         absolute={
             "raw": seconds_text(raw_seconds),
