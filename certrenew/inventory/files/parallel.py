@@ -4,7 +4,8 @@ Parsing certificates and keys is CPU work, and one Python process uses one
 core. The walk stays in the scanning process; the entries it finds go out in
 batches to a pool of reader processes and come back in walk order, with at
 most two batches per process in flight, so memory stays flat however large
-the inventory.
+the inventory. While every reader is busy and the oldest batch is not back,
+the scanning process reads the next batch itself rather than wait.
 
 A pool costs a start-up (each process imports cryptography, about half a
 second), so a scan reads its first ``LOCAL_STEMS`` entries itself and starts
@@ -44,7 +45,12 @@ LOCAL_STEMS = 5_000
 # cgroup v2 (what Kubernetes CPU limits become): "QUOTA PERIOD" or "max PERIOD".
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
+# Batches the scanning process may read ahead of the oldest one sent.
+LOCAL_AHEAD = 2
+
 Batch = list[StemFiles | Problem]
+# A batch sent to the pool, or read already.
+_Slot = Future[list[StemRead]] | list[StemRead]
 
 
 def usable_cpus(cgroup_cpu_max: Path = CGROUP_CPU_MAX) -> int:
@@ -84,17 +90,28 @@ class ParallelReader:
             self._pool = None
 
     def _read_in_pool(self, batches: Iterator[Batch]) -> Iterator[StemRead]:
-        in_flight: deque[tuple[Batch, Future[list[StemRead]]]] = deque()
+        # Batches in walk order, each sent to the pool or already read here.
+        slots: deque[tuple[Batch, _Slot]] = deque()
+        sent_at_most = 2 * self.processes
         try:
             for batch in batches:
-                in_flight.append((batch, self._submit(batch)))
-                if len(in_flight) >= 2 * self.processes:
-                    yield from self._result(*in_flight.popleft())
-            while in_flight:
-                yield from self._result(*in_flight.popleft())
+                while len(slots) >= sent_at_most + LOCAL_AHEAD:
+                    yield from self._finish(*slots.popleft())
+                if _waiting(slots) >= sent_at_most and not _ready(slots[0][1]):
+                    slots.append((batch, read_batch(self.reader, batch)))
+                else:
+                    slots.append((batch, self._submit(batch)))
+                while slots and _ready(slots[0][1]):
+                    yield from self._finish(*slots.popleft())
+            while slots:
+                yield from self._finish(*slots.popleft())
         finally:
-            for _, future in in_flight:
-                future.cancel()
+            for _, slot in slots:
+                if isinstance(slot, Future):
+                    slot.cancel()
+
+    def _finish(self, batch: Batch, slot: _Slot) -> list[StemRead]:
+        return self._result(batch, slot) if isinstance(slot, Future) else slot
 
     def _submit(self, batch: Batch) -> Future[list[StemRead]]:
         try:
@@ -142,6 +159,15 @@ def read_batch(reader: EntryReader, batch: Batch) -> list[StemRead]:
         StemRead([item]) if isinstance(item, Problem) else reader.read(item)
         for item in batch
     ]
+
+
+def _waiting(slots: deque[tuple[Batch, _Slot]]) -> int:
+    """Batches sent to the pool and not back yet."""
+    return sum(1 for _, slot in slots if isinstance(slot, Future) and not slot.done())
+
+
+def _ready(slot: _Slot) -> bool:
+    return not isinstance(slot, Future) or slot.done()
 
 
 def _batches(walked: Iterable[StemFiles | Problem]) -> Iterator[Batch]:
