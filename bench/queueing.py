@@ -9,7 +9,6 @@ the same two scripts with the same arguments, raw, in pipelines of 1,000.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,39 +124,11 @@ class QueueingBench:
 
 
 def _claim_request(thumbprint: str, name: str, now: datetime) -> str:
-    """The transition request Ledger.claim builds (worker/ledger.py, _move)."""
-    from worker.ledger import ABSENT, ALL_STATES
+    """The transition request Ledger.claim sends (worker/ledger/requests.py)."""
+    from worker.ledger import Claim
+    from worker.ledger.requests import claim_request
 
-    stamp = now.isoformat()
-    score = repr(now.timestamp())
-    return json.dumps(
-        {
-            "thumbprint": thumbprint,
-            "states": [state.value for state in ALL_STATES],
-            "from": [ABSENT],
-            "to": "claimed",
-            "set": {
-                "thumbprint": thumbprint,
-                "name": name,
-                "source": SOURCE,
-                "due_at": stamp,
-                "claimed_at": stamp,
-                "generation": "1",
-                "attempts": "0",
-                "updated_at": stamp,
-                "updated_score": score,
-            },
-            "guard": {},
-            "guard_same": {},
-            "incr": {},
-            "delete": [],
-            "archive_alternative_id": False,
-            "remember_state_in": "",
-            "drop_order": False,
-            "index_order": "",
-            "score": score,
-        }
-    )
+    return claim_request(Claim(thumbprint, name, SOURCE, now), now)
 
 
 def bench_queueing(count: int, repeats: int, *, batched: bool = True) -> list[Result]:

@@ -11,7 +11,6 @@ import redis
 import structlog
 
 from worker.ledger.records import (
-    ABSENT,
     ALL_STATES,
     DEFAULT_INSTALLED_RETENTION,
     IN_FLIGHT_STATES,
@@ -19,16 +18,15 @@ from worker.ledger.records import (
     PRUNE_INTERVAL,
     Claim,
     CountedAttempt,
-    LedgerConflict,
     RenewalRecord,
     RenewalState,
     as_text,
     check_thumbprint,
-    check_utc,
     field_pairs,
     iso_utc,
     record_from_hash,
 )
+from worker.ledger.requests import claim_request, conflict, transition_request
 from worker.ledger.scripts import FORGET_SCRIPT, TRANSITION_SCRIPT
 
 log = structlog.get_logger(__name__)
@@ -39,7 +37,7 @@ _Queued = Callable[[redis.client.Pipeline], object]
 
 
 class _Changes(TypedDict, total=False):
-    """What one transition asks of the script; ``_transition_request`` reads it."""
+    """What one transition asks of the script; ``transition_request`` reads it."""
 
     to: Required[RenewalState | None]
     allowed: Required[Sequence[str]]
@@ -137,7 +135,7 @@ class Ledger:
         for claim in claims:
             self._transition(
                 keys=self._keys(claim.thumbprint),
-                args=[_claim_request(claim, now)],
+                args=[claim_request(claim, now)],
                 client=pipe,
             )
         answers = pipe.execute()[1:]
@@ -269,10 +267,10 @@ class Ledger:
         submitted_answer, issued_answer = self._pipelined(
             [
                 self._transition_command(
-                    thumbprint, _transition_request(thumbprint, **submitted)
+                    thumbprint, transition_request(thumbprint, **submitted)
                 ),
                 self._transition_command(
-                    thumbprint, _transition_request(thumbprint, **issued)
+                    thumbprint, transition_request(thumbprint, **issued)
                 ),
             ]
         )
@@ -388,7 +386,7 @@ class Ledger:
         A step starts with this, and works from the record it returns rather
         than reading it again.
         """
-        request = _transition_request(
+        request = transition_request(
             thumbprint, to=None, allowed=IN_FLIGHT_STATES, now=now, incr={"attempts": 1}
         )
         began, answer = self._pipelined(
@@ -529,7 +527,7 @@ class Ledger:
     def _move(
         self, thumbprint: str, *, transition: str, **changes: Unpack[_Changes]
     ) -> RenewalRecord:
-        request = _transition_request(thumbprint, **changes)
+        request = transition_request(thumbprint, **changes)
         answer = self._transition(keys=self._keys(thumbprint), args=[request])
         return self._moved(
             thumbprint,
@@ -579,7 +577,7 @@ class Ledger:
         """The record after a transition, from the script's answer."""
         outcome, current = as_text(answer[0]), as_text(answer[1])
         if outcome != "ok":
-            raise _conflict(
+            raise conflict(
                 thumbprint,
                 transition=transition,
                 current=current,
@@ -617,99 +615,3 @@ _REQUEUE_CLEARS = (
     "failed_state",
     "failed_at",
 )
-
-
-def _claim_request(claim: Claim, now: datetime) -> str:
-    return _transition_request(
-        claim.thumbprint,
-        to=RenewalState.CLAIMED,
-        allowed=[ABSENT],
-        now=now,
-        fields={
-            "thumbprint": claim.thumbprint,
-            "name": claim.name,
-            "source": claim.source,
-            "due_at": iso_utc(claim.due_at, "due_at"),
-            "claimed_at": iso_utc(now),
-            "generation": "1",
-            "attempts": "0",
-        },
-    )
-
-
-def _transition_request(
-    thumbprint: str,
-    *,
-    to: RenewalState | None,
-    allowed: Sequence[str],
-    now: datetime,
-    fields: Mapping[str, str] | None = None,
-    guard: Mapping[str, str] | None = None,
-    guard_same: Mapping[str, str] | None = None,
-    incr: Mapping[str, int] | None = None,
-    delete: Sequence[str] = (),
-    archive_alternative_id: bool = False,
-    remember_state_in: str = "",
-    drop_order: bool = False,
-    index_order: int | None = None,
-) -> str:
-    """The JSON argument of the transition script (see TRANSITION_SCRIPT)."""
-    check_utc(now, "now")
-    score = now.timestamp()
-    request: dict[str, Any] = {
-        "thumbprint": thumbprint,
-        "states": [state.value for state in ALL_STATES],
-        "from": [str(state) for state in allowed],
-        "to": "" if to is None else to.value,
-        "set": {
-            **(fields or {}),
-            "updated_at": iso_utc(now),
-            "updated_score": repr(score),
-        },
-        "guard": dict(guard or {}),
-        "guard_same": dict(guard_same or {}),
-        "incr": dict(incr or {}),
-        "delete": list(delete),
-        "archive_alternative_id": archive_alternative_id,
-        "remember_state_in": remember_state_in,
-        "drop_order": drop_order,
-        "index_order": "" if index_order is None else str(index_order),
-        "score": repr(score),
-    }
-    return json.dumps(request)
-
-
-def _conflict(
-    thumbprint: str,
-    *,
-    transition: str,
-    current: str,
-    allowed: Sequence[str],
-    field: str,
-    recorded: str,
-    asked: str,
-) -> LedgerConflict:
-    current_state = current or None
-    if current_state is None:
-        message = (
-            f"renewal {thumbprint}: {transition} refused: the ledger has no "
-            f"record of this renewal"
-        )
-    elif field:
-        message = (
-            f"renewal {thumbprint}: {transition} refused: the record "
-            f"({current}) already has {field} {recorded!r}, and "
-            f"{transition} asked for {asked!r}"
-        )
-    else:
-        names = ", ".join(state or "no record" for state in allowed)
-        message = (
-            f"renewal {thumbprint}: {transition} refused: the record is "
-            f"{current}, and {transition} is allowed only from {names}"
-        )
-    return LedgerConflict(
-        message,
-        thumbprint=thumbprint,
-        current_state=current_state,
-        transition=transition,
-    )
