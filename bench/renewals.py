@@ -239,8 +239,6 @@ def settings_toml(
         f"[[rate_limit.windows]]\nrequests = {r}\nseconds = {s / time_scale}"
         for r, s in limits
     )
-    # The latency allowance is scaled like the windows, so the figure speaks
-    # of real time.
     return f"""
 [certcentral]
 base_url = "{base_url}"
@@ -410,17 +408,35 @@ def _calls(admin_url: str) -> tuple[Counter[str], int]:
     return calls, int(answer["rate_limited"])
 
 
+def fastest_schedule(
+    calls: int, limits: tuple[tuple[int, float], ...], scale: float
+) -> list[float]:
+    """When each of ``calls`` calls goes, at the fastest rolling limits allow.
+
+    The sandbox keeps a sliding log per window: a call made at t frees its
+    place at t + W. Each call therefore goes at once where every window has
+    room, or the moment its window's oldest call leaves it: call k no sooner
+    than call k - R of that window plus W. Going as early as allowed never
+    delays a later call, so no client can finish sooner. All windows count
+    at once: a burst that the long window allows still waits on the short one.
+    """
+    windows = [(requests, seconds / scale) for requests, seconds in limits]
+    times: list[float] = []
+    for number in range(calls):
+        earliest = times[-1] if times else 0.0
+        for requests, seconds in windows:
+            if number >= requests:
+                earliest = max(earliest, times[number - requests] + seconds)
+        times.append(earliest)
+    return times
+
+
 def minimum_seconds(
     calls: int, limits: tuple[tuple[int, float], ...], scale: float
 ) -> float:
-    """The fastest any client could make ``calls`` calls under rolling limits.
-
-    Under a sliding window of R requests per W seconds, call number k (from 0)
-    can go no earlier than (k // R) * W; the last call decides.
-    """
-    return max(
-        (calls - 1) // requests * seconds / scale for requests, seconds in limits
-    )
+    """The fastest any client could make ``calls`` calls: its last call."""
+    schedule = fastest_schedule(calls, limits, scale)
+    return schedule[-1] if schedule else 0.0
 
 
 def bench_api_calls(count: int) -> list[Result]:
@@ -460,12 +476,19 @@ def bench_rate_limited(count: int, time_scale: float) -> list[Result]:
     fastest = minimum_seconds(run.total_calls, limits, time_scale)
     # Calls that fit in one window of every limit could all go at once.
     ratio = run.seconds / fastest if fastest > 0 else math.inf
+    # The plain reading of "calls needed ÷ the limit": the tightest limit's
+    # average rate. Looser than the schedule, which spends the first burst.
+    average = max(run.total_calls / r * s / time_scale for r, s in limits)
     windows = ", ".join(f"{r}/{s:g} s" for r, s in limits)
     return [
         Result(
             benchmark="6. renewals under the real rolling limits",
-            figure="time taken ÷ (calls needed ÷ the limit)",
-            baseline="the fastest any client could make the same calls",
+            figure="time taken ÷ the fastest the limits allow",
+            baseline=(
+                "the fastest any client could make the same calls: each at "
+                "once, or when every window has room (bench/renewals.py, "
+                "fastest_schedule)"
+            ),
             ratio=Spread(ratio, ratio, ratio),
             aim="≤ 1.15 and zero 429s",
             met=ratio <= 1.15 and run.rate_limited == 0 and run.installed == count,
@@ -476,12 +499,15 @@ def bench_rate_limited(count: int, time_scale: float) -> list[Result]:
             absolute={
                 "time taken": f"{run.seconds:.2f} s",
                 "minimum": f"{fastest:.2f} s for {run.total_calls:,} calls",
+                "calls needed ÷ the limit": (
+                    f"{average:.2f} s (ratio {run.seconds / average:.3g})"
+                ),
                 "429 answers": str(run.rate_limited),
                 "installed": f"{run.installed:,} of {count:,}",
             },
             notes=[
                 "Before (the budget kept 5% of every window in reserve): "
-                "2,000 renewals took 123.2 s, 1.37 of the minimum, since 4,000 "
+                "2,000 renewals took 123.2 s, 1.26 of the minimum, since 4,000 "
                 "calls at 950 a window need a fifth long window where 1,000 a "
                 "window need four. The reserve is now `[rate_limit] "
                 "reserve_fraction`, 0 by default. The latency allowance "
@@ -490,6 +516,11 @@ def bench_rate_limited(count: int, time_scale: float) -> list[Result]:
                 "down with them (0.04 s), one run of this row met two 429s; "
                 "unscaled, it costs the scaled windows about 1% each (0.14% "
                 "of DigiCert's real 3 minutes).",
+                "The minimum was first a bound per window (90 s for these "
+                "4,000 calls, the long window's alone), which missed that the "
+                "short window still paces each burst the long one allows: "
+                "the run of 2026-12-03 20:21 took 104.7 s, 1.16 of that bound "
+                "and 1.07 of the schedule's 97.5 s.",
             ],
         )
     ]
