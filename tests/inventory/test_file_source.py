@@ -199,6 +199,31 @@ def key_of_another_certificate(
     return key_file, "key does not match its certificate (thumbprint "
 
 
+def corrupt_key(
+    folder: Path,
+    chain: bytes,
+    key: ec.EllipticCurvePrivateKey,
+    other: ec.EllipticCurvePrivateKey,
+) -> tuple[Path, str]:
+    lines = key_pem(key).split(b"\n")
+    lines[1] = b"A" * len(lines[1])
+    write(folder / "bad.crt", chain)
+    key_file = write(folder / "bad.key", b"\n".join(lines), 0o600)
+    return key_file, "private key is corrupt: "
+
+
+def truncated_key(
+    folder: Path,
+    chain: bytes,
+    key: ec.EllipticCurvePrivateKey,
+    other: ec.EllipticCurvePrivateKey,
+) -> tuple[Path, str]:
+    lines = key_pem(key).split(b"\n")
+    write(folder / "bad.crt", chain)
+    key_file = write(folder / "bad.key", b"\n".join([*lines[:2], lines[-2]]), 0o600)
+    return key_file, "private key is corrupt: "
+
+
 def encrypted(
     folder: Path,
     chain: bytes,
@@ -283,6 +308,8 @@ def broken_symlink(
         key_without_certificate,
         certificate_without_key,
         key_of_another_certificate,
+        corrupt_key,
+        truncated_key,
         encrypted,
         key_in_certificate_file,
         huge_file,
@@ -355,6 +382,40 @@ def test_a_missing_inventory_folder_is_one_problem(tmp_path: Path) -> None:
 
     assert entries == {}
     assert [p.error for p in problems] == ["inventory folder does not exist"]
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        ("ec", "-no_public"),
+        ("ec", "-conv_form", "compressed"),
+        ("pkcs8", "-topk8", "-nocrypt"),
+    ],
+    ids=["without-public-point", "compressed-point", "pkcs8-by-openssl"],
+)
+def test_a_key_in_any_form_openssl_writes_is_checked_against_its_certificate(
+    tmp_path: Path,
+    issue: Issue,
+    ec_key: ec.EllipticCurvePrivateKey,
+    other_ec_key: ec.EllipticCurvePrivateKey,
+    rewrite: tuple[str, ...],
+) -> None:
+    # Some forms carry no public point the scan's quick check can compare;
+    # cryptography then decides, for the matching key and the other alike.
+    for name, key in (("own", ec_key), ("other", other_ec_key)):
+        _, key_file = write_pair(tmp_path, name, issue(ec_key, f"{name}.example"), key)
+        converted = subprocess.run(
+            ["openssl", *rewrite, "-in", str(key_file)],
+            check=True,
+            capture_output=True,
+        ).stdout
+        key_file.write_bytes(converted)
+
+    entries, problems = scan(tmp_path)
+
+    assert list(entries) == ["own"]
+    assert [p.location for p in problems] == [str(tmp_path / "other.key")]
+    assert problems[0].error.startswith("key does not match its certificate")
 
 
 def test_two_certificate_files_for_one_name_are_reported_and_the_crt_is_used(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from pydantic import ValidationError
 
 from certrenew.config import OrderSettings, PolicySettings, Settings
@@ -23,6 +24,7 @@ from certrenew.inventory.entry import CertificateFacts, Entry, Problem
 from certrenew.inventory.facts import (
     is_certificate_authority,
     key_matches_certificate,
+    public_halves_match,
     read_facts,
 )
 from certrenew.inventory.files.layout import (
@@ -133,7 +135,7 @@ class EntryReader:
         stem = certificate_name[: -len(".crt")]
         key_path = f"{folder}/{stem}{KEY_SUFFIX}"
 
-        data, certificate_identity = self._read(certificate_path)
+        data, certificate_identity = self.read_file(certificate_path)
         certificates = self._certificates(certificate_path, data)
         # The very files that matched at an earlier scan, leaf first: the
         # certificate just read is unchanged, and the walk found the key
@@ -155,10 +157,11 @@ class EntryReader:
                 f"certificate without a key: expected {stem}{KEY_SUFFIX} beside it",
             )
 
-        facts = self._facts(certificate_path, leaf)
+        leaf_der = leaf.public_bytes(Encoding.DER)
+        facts = self._facts(certificate_path, leaf, leaf_der)
         pair = known_pair if known else None
         if not known:
-            key_identity = self._check_key(key_path, leaf, facts.thumbprint)
+            key_identity = self._check_key(key_path, leaf, leaf_der, facts.thumbprint)
             if leaf is certificates[0]:
                 # Remembered only with the leaf first, where a scan that
                 # knows the pair takes it from.
@@ -198,17 +201,24 @@ class EntryReader:
         except InventoryError as error:
             raise BadFile(path, str(error)) from error
 
-    def _facts(self, path: str, leaf: x509.Certificate) -> CertificateFacts:
+    def _facts(
+        self, path: str, leaf: x509.Certificate, leaf_der: bytes
+    ) -> CertificateFacts:
         try:
-            return read_facts(leaf)
+            return read_facts(leaf, leaf_der)
         except InventoryError as error:
             raise BadFile(path, str(error)) from error
 
     def _check_key(
-        self, key_path: str, leaf: x509.Certificate, thumbprint: str
+        self, key_path: str, leaf: x509.Certificate, leaf_der: bytes, thumbprint: str
     ) -> FileIdentity:
         """The identity of the key file, once its key is found to match."""
-        data, identity = self._read(key_path)
+        data, identity = self.read_file(key_path)
+        if public_halves_match(data, leaf_der):
+            return identity
+
+        # The quick check cannot tell: load the key, which also says what is
+        # wrong with a file that holds no usable key.
         try:
             key = parse_private_key(data, key_path)
         except InventoryError as error:
@@ -223,7 +233,7 @@ class EntryReader:
 
     def _sidecar(self, path: str) -> dict[str, Any]:
         try:
-            data, _ = self._read(path)
+            data, _ = self.read_file(path)
             sidecar = tomllib.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise BadFile(path, f"not valid TOML: {error}") from error
@@ -259,20 +269,38 @@ class EntryReader:
             ) from error
         return order, policy
 
-    def _read(self, path: str) -> tuple[bytes, FileIdentity]:
+    def read_file(self, path: str) -> tuple[bytes, FileIdentity]:
         """The bytes of a file, read once, refusing huge files unread, and the
         identity of the file they were read from."""
         try:
-            with open(path, "rb") as stream:
-                status = os.fstat(stream.fileno())
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                status = os.fstat(descriptor)
                 if status.st_size > self.max_file_bytes:
                     raise BadFile(path, self._too_large(status.st_size))
-                data = stream.read(self.max_file_bytes + 1)
+                data = self._read_all(descriptor, status.st_size)
+            finally:
+                os.close(descriptor)
         except OSError as error:
             raise BadFile(path, os_reason(error)) from error
         if len(data) > self.max_file_bytes:
             raise BadFile(path, self._too_large(len(data)))
         return data, file_identity(status)
+
+    def _read_all(self, descriptor: int, expected_bytes: int) -> bytes:
+        # Asks for the size fstat gave, plus a byte to see a file that grew
+        # since, not for the limit: reading up to the limit made a buffer of
+        # a megabyte per file, 20 µs of a 25 µs read (bench 1). Plain os
+        # calls rather than a file object save 3 µs more.
+        data = os.read(descriptor, expected_bytes + 1)
+        if len(data) <= expected_bytes:
+            return data  # less than asked for: the end of the file
+        while len(data) <= self.max_file_bytes:
+            more = os.read(descriptor, self.max_file_bytes + 1 - len(data))
+            if not more:
+                break
+            data += more
+        return data
 
     def _too_large(self, size_bytes: int) -> str:
         return (
