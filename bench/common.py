@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certrenew.samples import LocalCA
+
 # Where generated inventories live between runs (not committed).
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
@@ -96,79 +98,57 @@ def seconds_text(values: Sequence[float]) -> str:
 # The inventory
 
 
-def make_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def make_leaf_pair(
+    authority: LocalCA, common_name: str, *, not_after: datetime
+) -> tuple[bytes, bytes]:
+    """An EV leaf certificate (PEM) from the sample CA and its key (PEM,
+    PKCS#8): the subject and extensions of the certificates certrenew
+    renews, which is what a scan reads."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench Root CA")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .sign(key, hashes.SHA256())
     )
-    return key, certificate
-
-
-def make_leaf_pair(
-    ca_key: ec.EllipticCurvePrivateKey,
-    ca_certificate: x509.Certificate,
-    common_name: str,
-    *,
-    not_after: datetime,
-) -> tuple[bytes, bytes]:
-    """A leaf certificate (PEM) signed by the CA and its key (PEM, PKCS#8)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_after - timedelta(days=365))
-        .not_valid_after(not_after)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
+    bundle = authority(
+        request.public_bytes(serialization.Encoding.PEM),
+        common_name,
+        [common_name, f"www.{common_name}"],
+        not_after - timedelta(days=199),
+        not_after,
     )
+    leaf = x509.load_pem_x509_certificates(bundle)[0]
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+    return leaf.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def pem_inventory(count: int, *, cache_dir: Path = CACHE_DIR) -> Path:
     """A folder of ``count`` certificate and key pairs, made once and kept.
 
-    A few hundred real certificates from one small CA, then copied under new
-    names up to ``count``, spread over folders of 1,000 entries each (the
+    A few hundred real EV certificates from the sample CA, then copied
+    under new names up to ``count``, spread over folders of 1,000 entries each (the
     way large inventories are laid out, and kinder to the file system).
     """
-    folder = cache_dir / f"inventory-{count}"
+    folder = cache_dir / f"ev-inventory-{count}"
     done = folder / ".complete"
     if done.exists():
         return folder
     if folder.exists():
         shutil.rmtree(folder)
 
-    ca_key, ca_certificate = make_ca()
-    # Spread expiries over the next two years: some due, most not.
+    # Spread expiries over the next 199 days: some due, most not.
     now = datetime.now(UTC)
+    authority = LocalCA(now)
     unique = min(count, UNIQUE_CERTIFICATES)
     pairs = [
         make_leaf_pair(
-            ca_key,
-            ca_certificate,
+            authority,
             f"host{number}.bench.example",
-            not_after=now + timedelta(days=5 + (number * 730) // unique),
+            not_after=now + timedelta(days=5 + (number * 194) // unique),
         )
         for number in range(unique)
     ]

@@ -1,14 +1,16 @@
 """Read a certificate once into the facts a renewal needs.
 
 Parsing is done with pyca/cryptography in process: no ``openssl`` subprocess,
-so a scan costs file reading plus parsing and nothing more. The scan's key
-check compares the public halves the two files carry (``der``) before it
-loads a key.
+so a scan costs file reading plus parsing and nothing more. What a scan asks
+of every certificate beyond that (CA or leaf, its common name, whether a key
+file matches it) is read from the DER by ``der``, cryptography answering
+whatever that walk cannot read.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from functools import partial
 
 from cryptography import x509
@@ -21,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID, PublicKeyAlgorithmOID
 
 from certrenew.errors import InventoryError
-from certrenew.inventory.der import certificate_public_half, private_key_public_half
+from certrenew.inventory.der import certificate_fields, private_key_public_half
 from certrenew.inventory.entry import CertificateDetails, CertificateFacts, KeyType
 
 # Short names for the EV subject fields (EV guidelines, 9.2), as OpenSSL
@@ -49,26 +51,67 @@ _KEY_ALGORITHM_NAMES = {
 }
 
 
-def read_facts(
-    certificate: x509.Certificate, der: bytes | None = None
-) -> CertificateFacts:
-    """The facts of one parsed certificate (``der``: its DER, when the caller
-    has it); InventoryError for a key type certrenew cannot renew (only RSA
-    and EC keys are ordered from DigiCert).
+class ParsedCertificate:
+    """A certificate as cryptography parsed it, with its DER and the fields a
+    scan reads from that DER (``der.certificate_fields``; None when the walk
+    could not read them, and cryptography answers instead)."""
 
-    The details are read from the certificate's DER on first use: a partial
-    over bytes, so facts cross process boundaries (a parallel scan) unread.
+    __slots__ = ("certificate", "der", "fields")
+
+    def __init__(self, certificate: x509.Certificate) -> None:
+        self.certificate = certificate
+        self.der = certificate.public_bytes(Encoding.DER)
+        self.fields = certificate_fields(self.der)
+
+    @property
+    def is_ca(self) -> bool:
+        """True when basicConstraints says CA (RFC 5280, section 4.2.1.9)."""
+        if self.fields is None:
+            return is_certificate_authority(self.certificate)
+        return self.fields.is_ca
+
+    def facts(self) -> CertificateFacts:
+        """The facts of the certificate; InventoryError for a key type
+        certrenew cannot renew (only RSA and EC keys are ordered from
+        DigiCert).
+
+        The details are read from the DER on first use: a partial over
+        bytes, so facts cross process boundaries (a parallel scan) unread.
+        """
+        certificate = self.certificate
+        _check_key_algorithm(certificate)
+        if self.fields is None:
+            common_name = _common_name(certificate.subject)
+        else:
+            common_name = self.fields.common_name
+        return CertificateFacts(
+            common_name=common_name,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            thumbprint=thumbprint_of_der(self.der),
+            details=partial(read_details, self.der),
+        )
+
+    def key_pem_confirmed(self, key_pem: bytes) -> bool:
+        """True when the key file carries the public half of this
+        certificate's key: the scan's quick check. False is no verdict: the
+        quick check cannot tell, and the caller loads the key to decide."""
+        half = None if self.fields is None else self.fields.public_half
+        return half is not None and private_key_public_half(key_pem) == half
+
+
+def read_facts(certificate: x509.Certificate) -> CertificateFacts:
+    """The facts of one parsed certificate (see ParsedCertificate.facts)."""
+    return ParsedCertificate(certificate).facts()
+
+
+def leaf_of(certificates: Iterable[ParsedCertificate]) -> ParsedCertificate | None:
+    """The end-entity certificate of a bundle: the first one that is not a CA.
+
+    A bundle is usually leaf first (RFC 8446, section 4.4.2), but some are
+    written root first; the CA flag decides, not the position.
     """
-    _check_key_algorithm(certificate)
-    if der is None:
-        der = certificate.public_bytes(Encoding.DER)
-    return CertificateFacts(
-        common_name=_common_name(certificate.subject),
-        not_before=certificate.not_valid_before_utc,
-        not_after=certificate.not_valid_after_utc,
-        thumbprint=thumbprint_of_der(der),
-        details=partial(read_details, der),
-    )
+    return next((c for c in certificates if not c.is_ca), None)
 
 
 def read_details(certificate_der: bytes) -> CertificateDetails:
@@ -114,14 +157,6 @@ def key_matches_certificate(
     # faster than encoding both to DER (measured for bench/scan.py).
     public_key: object = key.public_key()
     return public_key == certificate.public_key()
-
-
-def public_halves_match(key_pem: bytes, certificate_der: bytes) -> bool:
-    """True when the key file carries the public half of the certificate's
-    key (see ``der``): the scan's quick check. False is no verdict: the
-    quick check cannot tell, and the caller loads the key to decide."""
-    half = private_key_public_half(key_pem)
-    return half is not None and half == certificate_public_half(certificate_der)
 
 
 def _check_key_algorithm(certificate: x509.Certificate) -> None:

@@ -1,7 +1,7 @@
-"""The scan's quick key check: the public half of a key, read from DER.
+"""What the scan reads from DER: the CA flag, the common name, the key.
 
-It may only ever confirm a match: every case it cannot read comes back as
-None, so that cryptography decides; nothing may raise.
+Each answer must be cryptography's, or None so that cryptography answers.
+The key check may only ever confirm a match, and nothing may raise.
 """
 
 from __future__ import annotations
@@ -12,17 +12,134 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from certrenew.inventory.der import certificate_public_half, private_key_public_half
+from certrenew.inventory.der import (
+    PublicHalf,
+    certificate_fields,
+    private_key_public_half,
+)
+from certrenew.inventory.facts import is_certificate_authority
 from tests.inventory.conftest import NOW, Issue, Key
 
 
 def leaf_der(chain_pem: bytes) -> bytes:
     leaf = x509.load_pem_x509_certificates(chain_pem)[0]
     return leaf.public_bytes(serialization.Encoding.DER)
+
+
+def certificate_public_half(der: bytes) -> PublicHalf | None:
+    fields = certificate_fields(der)
+    return None if fields is None else fields.public_half
+
+
+def self_signed(
+    subject: x509.Name,
+    *,
+    constraints: x509.BasicConstraints | None = None,
+    critical: bool = True,
+    key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | None = None,
+) -> x509.Certificate:
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + timedelta(days=90))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("a.example")]), critical=False
+        )
+    )
+    if constraints is not None:
+        builder = builder.add_extension(constraints, critical=critical)
+    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(key, algorithm)
+
+
+def cn(value: str, kind: _ASN1Type = _ASN1Type.UTF8String) -> x509.NameAttribute[str]:
+    return x509.NameAttribute(NameOID.COMMON_NAME, value, _type=kind)
+
+
+ORGANIZATION = x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example Ltd")
+LEAF = x509.BasicConstraints(ca=False, path_length=None)
+
+
+@pytest.mark.parametrize(
+    ("subject", "constraints"),
+    [
+        (x509.Name([cn("www.example.com")]), None),
+        (x509.Name([ORGANIZATION, cn("shop.example.com")]), LEAF),
+        (x509.Name([cn("printable.example", _ASN1Type.PrintableString)]), LEAF),
+        (x509.Name([cn("ia5.example", _ASN1Type.IA5String)]), LEAF),
+        (x509.Name([cn("bücher.example")]), LEAF),
+        (x509.Name([ORGANIZATION]), LEAF),
+        (x509.Name([cn("first.example"), cn("second.example")]), LEAF),
+        (
+            x509.Name(
+                [x509.RelativeDistinguishedName([ORGANIZATION, cn("multi.example")])]
+            ),
+            LEAF,
+        ),
+        (x509.Name([cn("Root CA")]), x509.BasicConstraints(ca=True, path_length=None)),
+        (x509.Name([cn("Issuing CA")]), x509.BasicConstraints(ca=True, path_length=0)),
+    ],
+    ids=[
+        "no-constraints",
+        "after-organization",
+        "printable",
+        "ia5",
+        "non-ascii",
+        "no-common-name",
+        "two-common-names",
+        "multi-valued-rdn",
+        "root-ca",
+        "ca-with-path-length",
+    ],
+)
+def test_the_ca_flag_and_common_name_are_what_cryptography_reads(
+    subject: x509.Name, constraints: x509.BasicConstraints | None
+) -> None:
+    for critical in (True, False):
+        certificate = self_signed(subject, constraints=constraints, critical=critical)
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+
+        fields = certificate_fields(
+            certificate.public_bytes(serialization.Encoding.DER)
+        )
+
+        assert fields is not None
+        assert fields.is_ca is is_certificate_authority(certificate)
+        assert fields.common_name == (names[0].value if names else None)
+
+
+def test_an_ev_certificate_reads_as_cryptography_reads_it(
+    issue: Issue, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    leaf, intermediate = x509.load_pem_x509_certificates(issue(ec_key, "ev.example"))
+
+    for certificate, is_ca in ((leaf, False), (intermediate, True)):
+        fields = certificate_fields(
+            certificate.public_bytes(serialization.Encoding.DER)
+        )
+        common_name = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+
+        assert fields is not None
+        assert fields.is_ca is is_ca
+        assert fields.common_name == common_name[0].value
+
+
+def test_a_common_name_in_another_string_type_is_left_to_cryptography() -> None:
+    for kind in (_ASN1Type.BMPString, _ASN1Type.T61String, _ASN1Type.UniversalString):
+        certificate = self_signed(x509.Name([cn("wide.example", kind)]))
+
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        assert certificate_fields(der) is None
 
 
 def private_pem(
@@ -126,22 +243,15 @@ def test_keys_the_walk_does_not_read_are_left_to_cryptography(
         assert private_key_public_half(unread) is None
 
 
-def test_an_ed25519_certificate_is_left_to_cryptography() -> None:
+def test_an_ed25519_key_is_left_to_cryptography() -> None:
     key = ed25519.Ed25519PrivateKey.generate()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ed.example")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(NOW)
-        .not_valid_after(NOW + timedelta(days=90))
-        .sign(key, None)
-    )
+    certificate = self_signed(x509.Name([cn("ed.example")]), key=key)
 
-    der = certificate.public_bytes(serialization.Encoding.DER)
-    assert certificate_public_half(der) is None
+    fields = certificate_fields(certificate.public_bytes(serialization.Encoding.DER))
+
+    assert fields is not None
+    assert fields.common_name == "ed.example"
+    assert fields.public_half is None
 
 
 def test_every_truncation_of_a_pair_gives_none_and_never_raises(
@@ -166,12 +276,13 @@ def test_damaged_bytes_anywhere_never_raise(
     certificate = leaf_der(issue(ec_key))
     pem = private_pem(ec_key)
 
-    for data, read in (
-        (certificate, certificate_public_half),
-        (pem, private_key_public_half),
-    ):
-        for position in range(len(data)):
-            damaged = bytearray(data)
-            damaged[position] ^= 0xFF
-            half = read(bytes(damaged))
-            assert half is None or half[0] == "ec"
+    for position in range(len(certificate)):
+        damaged = bytearray(certificate)
+        damaged[position] ^= 0xFF
+        fields = certificate_fields(bytes(damaged))
+        assert fields is None or isinstance(fields.is_ca, bool)
+    for position in range(len(pem)):
+        damaged = bytearray(pem)
+        damaged[position] ^= 0xFF
+        half = private_key_public_half(bytes(damaged))
+        assert half is None or half[0] == "ec"

@@ -14,18 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from pydantic import ValidationError
 
 from certrenew.config import OrderSettings, PolicySettings, Settings
 from certrenew.errors import InventoryError
 from certrenew.inventory.entry import CertificateFacts, Entry, Problem
 from certrenew.inventory.facts import (
-    is_certificate_authority,
+    ParsedCertificate,
     key_matches_certificate,
-    public_halves_match,
-    read_facts,
+    leaf_of,
 )
 from certrenew.inventory.files.layout import (
     KEY_SUFFIX,
@@ -157,11 +154,10 @@ class EntryReader:
                 f"certificate without a key: expected {stem}{KEY_SUFFIX} beside it",
             )
 
-        leaf_der = leaf.public_bytes(Encoding.DER)
-        facts = self._facts(certificate_path, leaf, leaf_der)
+        facts = self._facts(certificate_path, leaf)
         pair = known_pair if known else None
         if not known:
-            key_identity = self._check_key(key_path, leaf, leaf_der, facts.thumbprint)
+            key_identity = self._check_key(key_path, leaf, facts.thumbprint)
             if leaf is certificates[0]:
                 # Remembered only with the leaf first, where a scan that
                 # knows the pair takes it from.
@@ -195,26 +191,25 @@ class EntryReader:
             f"{files.stem}.pem beside them",
         )
 
-    def _certificates(self, path: str, data: bytes) -> list[x509.Certificate]:
+    def _certificates(self, path: str, data: bytes) -> list[ParsedCertificate]:
         try:
-            return parse_certificates(data, path)
+            certificates = parse_certificates(data, path)
         except InventoryError as error:
             raise BadFile(path, str(error)) from error
+        return [ParsedCertificate(certificate) for certificate in certificates]
 
-    def _facts(
-        self, path: str, leaf: x509.Certificate, leaf_der: bytes
-    ) -> CertificateFacts:
+    def _facts(self, path: str, leaf: ParsedCertificate) -> CertificateFacts:
         try:
-            return read_facts(leaf, leaf_der)
+            return leaf.facts()
         except InventoryError as error:
             raise BadFile(path, str(error)) from error
 
     def _check_key(
-        self, key_path: str, leaf: x509.Certificate, leaf_der: bytes, thumbprint: str
+        self, key_path: str, leaf: ParsedCertificate, thumbprint: str
     ) -> FileIdentity:
         """The identity of the key file, once its key is found to match."""
         data, identity = self.read_file(key_path)
-        if public_halves_match(data, leaf_der):
+        if leaf.key_pem_confirmed(data):
             return identity
 
         # The quick check cannot tell: load the key, which also says what is
@@ -223,7 +218,7 @@ class EntryReader:
             key = parse_private_key(data, key_path)
         except InventoryError as error:
             raise BadFile(key_path, str(error)) from error
-        if not key_matches_certificate(key, leaf):
+        if not key_matches_certificate(key, leaf.certificate):
             raise BadFile(
                 key_path,
                 f"key does not match its certificate (thumbprint {thumbprint}): "
@@ -310,18 +305,6 @@ class EntryReader:
 
     def _problem(self, path: str, reason: str) -> Problem:
         return Problem(source=self.label, location=path, error=reason)
-
-
-def leaf_of(certificates: list[x509.Certificate]) -> x509.Certificate | None:
-    """The end-entity certificate of a bundle: the first one that is not a CA.
-
-    A bundle is usually leaf first (RFC 8446, section 4.4.2), but some are
-    written root first; the CA flag decides, not the position.
-    """
-    for certificate in certificates:
-        if not is_certificate_authority(certificate):
-            return certificate
-    return None
 
 
 def _describe_settings_error(

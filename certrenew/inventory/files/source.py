@@ -17,7 +17,11 @@ from certrenew.config import Settings
 from certrenew.errors import InventoryError
 from certrenew.inventory import atomic
 from certrenew.inventory.entry import Entry, Installed, Problem
-from certrenew.inventory.facts import key_matches_certificate
+from certrenew.inventory.facts import (
+    ParsedCertificate,
+    key_matches_certificate,
+    leaf_of,
+)
 from certrenew.inventory.files.layout import (
     CERTIFICATE_SUFFIXES,
     KEY_SUFFIX,
@@ -29,7 +33,7 @@ from certrenew.inventory.files.layout import (
     walk,
 )
 from certrenew.inventory.files.parallel import ParallelReader, usable_cpus
-from certrenew.inventory.files.reading import BadFile, EntryReader, StemRead, leaf_of
+from certrenew.inventory.files.reading import BadFile, EntryReader, StemRead
 from certrenew.inventory.pem import parse_certificates, parse_private_key
 from certrenew.logs import get_logger
 
@@ -240,13 +244,14 @@ def _check_pair(name: str, chain_pem: bytes, key_pem: bytes) -> None:
     """Refuse to install a certificate that is not for this key (API.md, quirks:
     a download may return another certificate of the order)."""
     try:
-        leaf = leaf_of(parse_certificates(chain_pem, "the issued chain"))
+        certificates = parse_certificates(chain_pem, "the issued chain")
         key = parse_private_key(key_pem, "the new key")
     except InventoryError as error:
         raise InventoryError(f"{name}: cannot install: {error}") from error
+    leaf = leaf_of(map(ParsedCertificate, certificates))
     if leaf is None:
         raise InventoryError(f"{name}: cannot install: the chain holds no leaf")
-    if not key_matches_certificate(key, leaf):
+    if not key_matches_certificate(key, leaf.certificate):
         raise InventoryError(
             f"{name}: cannot install: the issued certificate does not match the "
             "new key; nothing was changed"
