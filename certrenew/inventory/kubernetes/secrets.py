@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from kubernetes import client as k8s
 from pydantic import ValidationError
@@ -18,11 +17,7 @@ from certrenew.errors import InventoryError
 from certrenew.inventory.entry import (
     CertificateFacts,
 )
-from certrenew.inventory.facts import (
-    is_certificate_authority,
-    key_matches_certificate,
-    read_facts,
-)
+from certrenew.inventory.facts import ParsedCertificate, key_matches_certificate
 from certrenew.inventory.pem import parse_certificates, parse_private_key
 
 TLS_SECRET_TYPE = "kubernetes.io/tls"  # noqa: S105 - a Secret type, not a password
@@ -201,7 +196,7 @@ def check_pair(name: str, chain_pem: bytes, key_pem: bytes) -> None:
         key = private_key(key_pem, "the new key")
     except InventoryError as error:
         raise InventoryError(f"{name}: cannot install: {error}") from error
-    if not key_matches_certificate(key, leaf):
+    if not key_matches_certificate(key, leaf.certificate):
         raise InventoryError(
             f"{name}: cannot install: the issued certificate does not match the "
             "new key; nothing was changed"
@@ -217,18 +212,18 @@ def thumbprint_or_none(chain_pem: bytes) -> str | None:
 
 def facts_from_pem(
     chain_pem: bytes, where: str
-) -> tuple[x509.Certificate, CertificateFacts]:
+) -> tuple[ParsedCertificate, CertificateFacts]:
     """The leaf (the first certificate: leaf first, chain after) and its facts."""
     try:
-        leaf = parse_certificates(chain_pem, where)[0]
+        leaf = ParsedCertificate(parse_certificates(chain_pem, where)[0])
     except InventoryError as error:
         raise InventoryError(f"{where}: {error}") from error
-    if is_certificate_authority(leaf):
+    if leaf.is_ca:
         raise InventoryError(
             f"{where}: the first certificate is a CA certificate; it must be the "
             "leaf, followed by its chain"
         )
-    return leaf, read_facts(leaf)
+    return leaf, leaf.facts()
 
 
 def private_key(key_pem: bytes, where: str) -> PrivateKeyTypes:

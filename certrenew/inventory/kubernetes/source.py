@@ -152,8 +152,9 @@ class KubernetesSource:
         key_pem = decoded(secret, PRIVATE_KEY_KEY)
 
         leaf, facts = facts_from_pem(chain_pem, f"{name}: {CERTIFICATE_KEY}")
-        key = private_key(key_pem, f"{name}: {PRIVATE_KEY_KEY}")
-        if not key_matches_certificate(key, leaf):
+        if not leaf.key_pem_confirmed(key_pem) and not key_matches_certificate(
+            private_key(key_pem, f"{name}: {PRIVATE_KEY_KEY}"), leaf.certificate
+        ):
             raise InventoryError(
                 f"{name}: {PRIVATE_KEY_KEY}: key does not match the certificate "
                 f"in {CERTIFICATE_KEY} (thumbprint {facts.thumbprint}): the "
