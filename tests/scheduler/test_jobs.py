@@ -59,6 +59,28 @@ def test_scanning_twice_queues_each_due_renewal_once(
     assert {r.name for r in runtime.ledger.by_state("claimed")} == {"a", "b"}
 
 
+def test_a_renewal_with_no_slack_is_queued_ready_and_one_with_slack_is_spread(
+    runtime: Runtime, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Ten days left is under the 30-day floor: no slack, it goes at once.
+    seed_certificate(sandbox, tmp_path, "now", common_name="a.example", validity=DUE)
+    # Due a few hours ago by the lifetime fraction, months before its floor:
+    # spread over the next hours.
+    not_after = NOW + timedelta(days=132, hours=12)
+    slack = (not_after - timedelta(days=398), not_after)
+    seed_certificate(
+        sandbox, tmp_path, "later", common_name="b.example", validity=slack
+    )
+
+    outcome = scan_and_enqueue(runtime, now=NOW)
+
+    assert outcome.queued == 2
+    # Not through the delay queue with a delay of 0, which costs a worker a
+    # fetch, a send and an ack before the renewal can run.
+    assert runtime.redis.llen(QUEUE) == 1
+    assert runtime.redis.llen(DELAYED) == 1
+
+
 def test_a_scan_streams_every_entry_and_keeps_only_the_soonest_due(
     runtime: Runtime, tmp_path: Path
 ) -> None:
