@@ -133,6 +133,18 @@ class Runtime:
             observer=self.api_gate,
         )
 
+    def prepare(self) -> None:
+        """Build the parts every renewal uses before the first one arrives.
+
+        The HTTP client loads httpx's transport and a TLS context, which take
+        a worker process a few hundred milliseconds; at start-up rather than
+        inside the first renewals it takes, and an unreadable API key stops
+        the process before it takes any.
+        """
+        # Reading a cached property builds it, once for the process.
+        for part in ("ledger", "renewal_lock", "api_gate", "client"):
+            getattr(self, part)
+
     def source(self, label: str) -> InventorySource:
         try:
             return self.sources[label]

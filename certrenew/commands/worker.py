@@ -38,6 +38,9 @@ def run_worker(arguments: argparse.Namespace) -> int:
                 "scheduler and worker in one process with `certrenew run`"
             ]
         )
+    # Every renewal needs the API key: a worker that cannot read it stops
+    # here, with the setting to fix, instead of failing each renewal it takes.
+    settings.certcentral.read_api_key()
     if arguments.config is not None:
         os.environ["CERTRENEW_CONFIG"] = str(arguments.config)
 
