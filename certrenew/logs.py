@@ -66,7 +66,9 @@ QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "apscheduler.executors")
 _HANDLER_NAME = "certrenew"
 
 _secrets_lock = threading.Lock()
-_secrets: frozenset[str] = frozenset()
+# Longest first, so that a secret containing another is removed whole; sorted
+# once here rather than for each of the twenty-odd values of every line.
+_secrets: tuple[str, ...] = ()
 
 
 def register_secret(value: str) -> None:
@@ -76,7 +78,7 @@ def register_secret(value: str) -> None:
     if not value:
         return
     with _secrets_lock:
-        _secrets = _secrets | {value}
+        _secrets = tuple(sorted({*_secrets, value}, key=len, reverse=True))
 
 
 def scrub_text(text: str) -> str:
@@ -84,8 +86,7 @@ def scrub_text(text: str) -> str:
     if "PRIVATE KEY-----" in text:
         text = PRIVATE_KEY_PEM.sub(REDACTED_PRIVATE_KEY, text)
 
-    # Longest first, so that a secret containing another is removed whole.
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
