@@ -10,6 +10,7 @@ import argparse
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -118,6 +119,26 @@ def machine() -> list[str]:
     ]
 
 
+def code_version() -> str:
+    """The commit the figures were measured on, and whether the tree differed."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True, cwd=RESULTS_PATH.parent,
+        ).stdout.strip()  # fmt: skip
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, cwd=RESULTS_PATH.parent,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    # The results file itself is rewritten by every run.
+    changed_files = [
+        line for line in changed.splitlines() if not line.endswith(RESULTS_PATH.name)
+    ]
+    return f"{commit} with uncommitted changes" if changed_files else commit
+
+
 def render(
     results: list[Result], argv: Sequence[str], started: datetime, seconds: float
 ) -> str:
@@ -126,7 +147,7 @@ def render(
         "# Benchmark results",
         "",
         f"Command: `{command}`, run {started:%Y-%m-%d %H:%M} UTC, "
-        f"took {seconds:.0f} s.",
+        f"took {seconds:.0f} s, on commit {code_version()}.",
         "",
         *machine(),
         "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from bench import run
@@ -26,3 +27,9 @@ def test_every_benchmark_runs_at_a_tiny_size_and_writes_its_results(
         assert f"| {number}." in text, f"benchmark {number} is missing from {text}"
     assert "cores:" in text
     assert "--scan-pairs 40" in text
+    # The commit the figures belong to: CI runs on a clean clone of main.
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert f"on commit {head}" in text
