@@ -2,7 +2,8 @@
 
 Every line, whether it comes from ``get_logger(...)`` or from a standard library
 logger (dramatiq, httpx, APScheduler, redis), goes through the same processors
-and carries the same keys: ``event``, ``level``, ``timestamp`` (ISO 8601, UTC),
+(ours straight to the stream, the libraries' through a logging handler) and
+carries the same keys: ``event``, ``level``, ``timestamp`` (ISO 8601, UTC),
 ``logger``, ``process``, and whatever context is bound with
 ``structlog.contextvars.bind_contextvars(certificate=..., order_id=...)``.
 
@@ -179,32 +180,34 @@ def configure_logging(
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
+        structlog.processors.add_log_level,
         _AddProcess(process),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    rendering: list[Processor] = [
+        # Tracebacks become plain text here, so the scrubber sees them whole.
+        structlog.processors.format_exc_info,
+        scrub_secrets,
+        _renderer(settings, stream),
+    ]
+
+    # Our own lines go straight to the stream: a worker writes about eleven a
+    # renewal, and the standard library's record, handler and formatter cost
+    # more than the line itself (bench/RESULTS.md, row 7).
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *rendering],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=_NamedWriteLoggerFactory(stream),
         # Loggers made at import time, before this runs, must still follow it.
         cache_logger_on_first_use=False,
     )
 
+    # The libraries' lines come through the standard library's logging.
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_caches],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            # Tracebacks become plain text here, so the scrubber sees them whole.
-            structlog.processors.format_exc_info,
-            scrub_secrets,
-            _renderer(settings, stream),
+            *rendering,
         ],
     )
     _install_handler(stream, formatter, level)
@@ -212,10 +215,29 @@ def configure_logging(
     logging.captureWarnings(True)
 
 
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger:
     """A structlog logger named ``name`` (the module's ``__name__``)."""
-    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
     return logger
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    """Writes lines to a stream and, like a logging.Logger, has a ``name``
+    (read by ``structlog.stdlib.add_logger_name``)."""
+
+    def __init__(self, stream: TextIO, name: str | None) -> None:
+        super().__init__(stream)
+        self.name = name or "root"
+
+
+class _NamedWriteLoggerFactory:
+    """Gives ``structlog.get_logger(name)`` a logger that writes to ``stream``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, name: str | None = None, *args: Any) -> _NamedWriteLogger:
+        return _NamedWriteLogger(self.stream, name)
 
 
 def _renderer(settings: LoggingSettings, stream: TextIO) -> Processor:

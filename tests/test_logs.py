@@ -156,6 +156,25 @@ def test_configuring_twice_writes_each_line_once_to_the_latest_stream(
     assert [line["event"] for line in captured.lines()] == ["once", "foreign once"]
 
 
+def test_our_lines_reach_no_handler_another_library_put_on_the_root_logger(
+    captured: Captured,
+) -> None:
+    # As logging.basicConfig in a library would: it gets the libraries' lines,
+    # and ours go to certrenew's stream alone, neither twice nor half-rendered.
+    elsewhere = io.StringIO()
+    handler = logging.StreamHandler(elsewhere)
+    logging.getLogger().addHandler(handler)
+    try:
+        get_logger("certrenew.worker").warning("ours")
+        logging.getLogger("dramatiq").warning("theirs")
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    assert [line["event"] for line in captured.lines()] == ["ours", "theirs"]
+    assert "ours" not in elsewhere.getvalue()
+    assert "theirs" in elsewhere.getvalue()
+
+
 def test_console_format_is_readable_text_not_json(captured: Captured) -> None:
     captured.configure("console")
 

@@ -8,8 +8,10 @@ import structlog
 
 
 def undo_logging_setup() -> None:
-    """Clear the bound context, stop routing warnings and drop certrenew's handler."""
+    """Clear the bound context, stop routing warnings, drop certrenew's handler
+    and stop writing structlog's lines to the test's stream."""
     structlog.contextvars.clear_contextvars()
+    structlog.reset_defaults()
     logging.captureWarnings(False)
     root = logging.getLogger()
     for handler in list(root.handlers):
