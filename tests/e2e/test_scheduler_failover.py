@@ -89,7 +89,12 @@ def test_one_scheduler_leads_and_the_standby_takes_over_within_one_lease(
         what="the standby to take over",
     )
     assert time.monotonic() - killed_at < LEASE_SECONDS + 1.5
-    assert "scheduler_leading" in standby.output()
+    # The line follows the lock: the new leader writes it once it holds it.
+    wait_until(
+        lambda: "scheduler_leading" in standby.output(),
+        timeout_seconds=2,
+        what="the new leader to say it leads",
+    )
 
 
 def test_the_new_leader_scans_and_queues_what_came_due(
