@@ -613,7 +613,8 @@ _WHERE_THE_TIME_GOES = [
     "about 13 Redis round trips (renewal lock 2, ledger 5, rate budget 2, "
     "Dramatiq fetch and ack about 2), 10 fsyncs (pending key before the CSR "
     "leaves, previous copies, the atomic install; DESIGN.md) and 11 JSON log "
-    "lines (about 55 µs each, 0.6 ms a renewal; measured alone). A worker "
+    "lines (about 55 µs each before the change below, 0.6 ms a renewal; "
+    "measured alone). A worker "
     "spends about 13 ms of CPU per EC renewal, most of it in the Redis "
     "client, httpx, Dramatiq and certrenew's own checks and file writes; the "
     "key and CSR are about 3% (a py-spy profile that counted waiting threads "
@@ -649,6 +650,17 @@ _WHERE_THE_TIME_GOES = [
     "after them, 3 runs each: 0.70 and 0.66 at 100 renewals, 0.69 at 200, "
     "now the default (at 40, the earlier default, one run set spread over "
     "0.40-0.69, and the last full run gave 0.55).",
+    "Then (commits 'Redis: hiredis...', 'Logs: certrenew's own lines...'), "
+    "after a py-spy --gil profile of a worker over 4,000 EC renewals had "
+    "Redis calls at about 24% of its Python time (parsing replies 10%) and "
+    "log lines at 14%: "
+    "redis-py parses replies with hiredis (three round trips of ledger-sized "
+    "replies 580 -> 360 µs of CPU), and certrenew's own lines go from "
+    "structlog straight to the stream instead of through the standard "
+    "library's record, handler and formatter (a line 120 -> 62 µs). Both "
+    "measured alone, on a machine about 1.5-2x slower than the one of the "
+    "figures above (its full run on commit fda5c7a: EC 0.0066, RSA 0.60, "
+    "workers 30.7 and 86.1 ms of CPU per renewal).",
 ]
 SPEED_NOTES = {
     "ec-p256": [
