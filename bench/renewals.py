@@ -42,11 +42,16 @@ API_KEY = "bench-key"
 EV_ORGANIZATION_ID = 112233
 # No limit worth the name, for the runs that are not about limits.
 UNLIMITED = 10**9
-SYNC_INTERVAL_SECONDS = 0.25
+# The scheduler's sync (300 s by default) is here only for a renewal whose
+# order did not issue with its answer; each sync reads the ledger's in-flight
+# records, and at 4 a second this process took 5 ms of CPU per RSA renewal
+# from the 2 cores the workers share (a py-spy profile: half of it in syncs).
+SYNC_INTERVAL_SECONDS = 1.0
 # Batches of the bare loop per process.
 BATCHES_PER_PROCESS = 8
-# How often the run looks whether every renewal has finished.
-FINISHED_POLL_SECONDS = 0.02
+# How often the run looks whether every renewal has finished: two ZCARDs, and
+# at most this much added to a run of several seconds.
+FINISHED_POLL_SECONDS = 0.05
 WORKER_THREADS = 4
 API_KEY_VARIABLE = "CERTRENEW_CERTCENTRAL__API_KEY"
 HEARTBEATS_KEY = "dramatiq:__heartbeats__"
@@ -660,7 +665,12 @@ _WHERE_THE_TIME_GOES = [
     "library's record, handler and formatter (a line 120 -> 62 µs). Both "
     "measured alone, on a machine about 1.5-2x slower than the one of the "
     "figures above (its full run on commit fda5c7a: EC 0.0066, RSA 0.60, "
-    "workers 30.7 and 86.1 ms of CPU per renewal).",
+    "workers 30.7 and 86.1 ms of CPU per renewal). After them, the run on "
+    "commit b07a0d6: EC 0.0093 (workers 14.4 ms a renewal), RSA 0.62 "
+    "(0.57-0.74). Then this bench's own process syncs once a second, not "
+    "four times, and looks for the end every 50 ms, not 20: its CPU per RSA "
+    "renewal 5.4 -> 1.8 ms, redis-server's 2.7 -> 2.0 (production syncs "
+    "every 300 s); the speed rows alone then gave RSA 0.70 (0.57-0.71).",
 ]
 SPEED_NOTES = {
     "ec-p256": [
