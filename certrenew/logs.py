@@ -231,13 +231,22 @@ class _NamedWriteLogger(structlog.WriteLogger):
 
 
 class _NamedWriteLoggerFactory:
-    """Gives ``structlog.get_logger(name)`` a logger that writes to ``stream``."""
+    """Gives ``structlog.get_logger(name)`` a logger that writes to ``stream``.
+
+    Loggers are not cached by structlog (see ``configure_logging``), so this is
+    asked for one on every line: it keeps one per name.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self._loggers: dict[str | None, _NamedWriteLogger] = {}
 
-    def __call__(self, name: str | None = None, *args: Any) -> _NamedWriteLogger:
-        return _NamedWriteLogger(self.stream, name)
+    def __call__(self, name: str | None = None) -> _NamedWriteLogger:
+        logger = self._loggers.get(name)
+        if logger is None:
+            # Two threads may both make one here; either serves.
+            logger = self._loggers[name] = _NamedWriteLogger(self.stream, name)
+        return logger
 
 
 def _renderer(settings: LoggingSettings, stream: TextIO) -> Processor:
