@@ -46,7 +46,7 @@ RESEND_COLLECT_AFTER = timedelta(minutes=30)
 RESENT_KEY = "certrenew:resent:{actor}:{thumbprint}"
 
 
-def stalled_after(runtime: Runtime, record: RenewalRecord) -> timedelta:
+def stalled_after(runtime: Runtime, state: RenewalState) -> timedelta:
     """Longer than the longest legitimate wait of a renewal in this state.
 
     Between two tries Dramatiq waits at most the longest backoff (with its
@@ -59,7 +59,7 @@ def stalled_after(runtime: Runtime, record: RenewalRecord) -> timedelta:
         seconds=2 * settings.retry.max_backoff_seconds
         + settings.worker.redelivery_after_seconds
     )
-    if record.state == RenewalState.CLAIMED:
+    if state == RenewalState.CLAIMED:
         wait += timedelta(hours=settings.policy.spread_hours)
     return wait + timedelta(minutes=1)
 
@@ -88,12 +88,13 @@ def resend_stalled_renewals(runtime: Runtime, *, now: datetime) -> int:
     """Send the renew message of every renewal that stalled; how many were sent."""
     sent = 0
     for state in WAITING_FOR_A_WORKER:
-        for record in runtime.ledger.by_state(state):
-            stall = stalled_after(runtime, record)
-            if not _resend_once_per_stall(
-                runtime, record, renew_certificate, stall=stall, now=now
-            ):
-                continue
+        stall = stalled_after(runtime, state)
+        # Only the renewals idle past the stall are read: a sync during a
+        # large renewal run would otherwise read every claimed record.
+        idle = runtime.ledger.unchanged_since(state, now - stall)
+        for record in _resend_once_per_stall(
+            runtime, idle, renew_certificate, stall=stall, now=now
+        ):
             log.warning(
                 "stalled_renewal_resent",
                 certificate=record.name,
@@ -107,14 +108,14 @@ def resend_stalled_renewals(runtime: Runtime, *, now: datetime) -> int:
 
 def resend_stalled_collections(runtime: Runtime, *, now: datetime) -> int:
     """Send the collect message of every collection that stalled; how many."""
+    idle = runtime.ledger.unchanged_since(
+        RenewalState.SUBMITTED, now - RESEND_COLLECT_AFTER
+    )
+    collecting = [record for record in idle if record.order_status == COLLECTING]
     sent = 0
-    for record in runtime.ledger.by_state(RenewalState.SUBMITTED):
-        if record.order_status != COLLECTING:
-            continue
-        if not _resend_once_per_stall(
-            runtime, record, collect_certificate, stall=RESEND_COLLECT_AFTER, now=now
-        ):
-            continue
+    for record in _resend_once_per_stall(
+        runtime, collecting, collect_certificate, stall=RESEND_COLLECT_AFTER, now=now
+    ):
         log.warning(
             "stalled_collection_resent",
             certificate=record.name,
@@ -128,28 +129,36 @@ def resend_stalled_collections(runtime: Runtime, *, now: datetime) -> int:
 
 def _resend_once_per_stall(
     runtime: Runtime,
-    record: RenewalRecord,
+    records: list[RenewalRecord],
     actor: dramatiq.Actor[[str, str, str], None],
     *,
     stall: timedelta,
     now: datetime,
-) -> bool:
-    """Send the actor's message for a stalled record, unless sent this period.
+) -> list[RenewalRecord]:
+    """Send the actor's message for each stalled record not sent this period.
 
-    Only the leader syncs (scheduler/lock.py), so reading and then writing the
-    resend time races with nobody. The key expires after one period: by then
-    it no longer holds anything back.
+    Returns the records sent again. Only the leader syncs (scheduler/lock.py),
+    so reading and then writing the resend times races with nobody. Each key
+    expires after one period: by then it no longer holds anything back.
     """
-    key = RESENT_KEY.format(actor=actor.actor_name, thumbprint=record.thumbprint)
-    raw = runtime.redis.get(key)
-    last_resent_at = None if raw is None else datetime.fromisoformat(as_text(raw))
-    if not should_resend(record, stall=stall, last_resent_at=last_resent_at, now=now):
-        return False
-
-    ttl_seconds = max(int(stall.total_seconds()), 1)
-    runtime.redis.set(key, now.isoformat(), ex=ttl_seconds)
-    actor.send(record.source, record.name, record.thumbprint)
-    return True
+    if not records:
+        return []
+    keys = [
+        RESENT_KEY.format(actor=actor.actor_name, thumbprint=record.thumbprint)
+        for record in records
+    ]
+    resent = []
+    for key, record, raw in zip(keys, records, runtime.redis.mget(keys), strict=True):
+        last_resent_at = None if raw is None else datetime.fromisoformat(as_text(raw))
+        if not should_resend(
+            record, stall=stall, last_resent_at=last_resent_at, now=now
+        ):
+            continue
+        ttl_seconds = max(int(stall.total_seconds()), 1)
+        runtime.redis.set(key, now.isoformat(), ex=ttl_seconds)
+        actor.send(record.source, record.name, record.thumbprint)
+        resent.append(record)
+    return resent
 
 
 def _idle_seconds(record: RenewalRecord, *, now: datetime) -> int:

@@ -83,3 +83,31 @@ def test_a_stalled_collection_is_sent_again_once_per_period_not_at_every_sync(
 
     assert resent == [0, 1, 0, 0, 1, 0]
     assert queued_actors(redis_client) == ["collect_certificate"] * 3
+
+
+def test_a_sync_reads_only_the_renewals_idle_past_their_stall(
+    runtime: Runtime, tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    source = f"files:{tmp_path}"
+    long_ago = NOW - timedelta(days=2)
+    runtime.ledger.claim("A" * 40, name="lost", source=source,
+                         due_at=long_ago, now=long_ago)  # fmt: skip
+    runtime.ledger.record_key_stored("A" * 40, key_location="x", now=long_ago)
+    # A large run just claimed: none of these has waited long enough to stall.
+    for number in range(50):
+        runtime.ledger.claim(f"{number:040X}", name=f"fresh{number}",
+                             source=source, due_at=NOW, now=NOW)  # fmt: skip
+    redis_client.config_resetstat()
+
+    outcome = sync_orders(runtime, now=NOW, since=None)
+
+    calls = {
+        name.removeprefix("cmdstat_"): stats["calls"]
+        for name, stats in redis_client.info("commandstats").items()
+    }
+    assert outcome.resent == 1
+    # The stalled record alone is read, and its resend time in one round trip.
+    assert calls["hgetall"] == 1
+    assert calls["mget"] == 1
+    assert "get" not in calls
+    assert queued_actors(redis_client) == ["renew_certificate"]

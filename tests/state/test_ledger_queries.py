@@ -34,6 +34,24 @@ def test_queries_list_renewals_by_state_and_orders_by_id(
     assert ledger.counts()["claimed"] == 1
 
 
+def test_unchanged_since_picks_the_records_last_changed_strictly_before_a_time(
+    ledger: Ledger, now: datetime
+) -> None:
+    oldest, older, at_the_cutoff, fresh = (
+        thumbprint_of(f"cert {index}") for index in range(4)
+    )
+    claim(ledger, now - timedelta(hours=2), oldest)
+    claim(ledger, now - timedelta(hours=1), older)
+    claim(ledger, now, at_the_cutoff)
+    claim(ledger, now + timedelta(seconds=1), fresh)
+    submit(ledger, now - timedelta(hours=3), thumbprint_of("in another state"))
+
+    idle = ledger.unchanged_since("claimed", now)
+
+    assert [record.thumbprint for record in idle] == [oldest, older]
+    assert ledger.unchanged_since("claimed", now - timedelta(hours=2)) == []
+
+
 def test_installed_renewals_are_pruned_after_the_retention_and_failed_ones_are_kept(
     store: redis.Redis, now: datetime
 ) -> None:

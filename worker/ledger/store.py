@@ -472,6 +472,20 @@ class Ledger:
         members = self._redis.zrange(self.state_key(RenewalState(state)), 0, -1)
         return self._records([as_text(member) for member in members])
 
+    def unchanged_since(
+        self, state: RenewalState | str, before: datetime
+    ) -> list[RenewalRecord]:
+        """The records in one state last changed before ``before``, longest first.
+
+        The state's set is scored by the time of the last change, so Redis
+        picks them out: a look for stalled renewals reads only those, however
+        many fresh ones wait beside them.
+        """
+        members = self._redis.zrangebyscore(
+            self.state_key(RenewalState(state)), "-inf", f"({before.timestamp()!r}"
+        )
+        return self._records([as_text(member) for member in members])
+
     def in_flight(self) -> list[RenewalRecord]:
         """Every renewal neither installed nor failed, the longest unchanged first."""
         records = [
