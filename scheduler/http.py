@@ -47,7 +47,12 @@ from scheduler.metrics import (
     read_renewal_facts,
 )
 from scheduler.requeue import requeue_renewal
-from scheduler.status_page import StatusView, render_status_page
+from scheduler.status_page import (
+    FAILED_SHOWN,
+    IN_FLIGHT_SHOWN,
+    StatusView,
+    render_status_page,
+)
 from worker.ledger import LedgerConflict
 from worker.runtime import Runtime
 
@@ -145,8 +150,9 @@ class StatusServer:
                 scheduler_view,
                 queues=read_queue_depths(self.runtime.redis),
                 renewals=read_renewal_facts(self.runtime, now=now),
-                in_flight=self.runtime.ledger.in_flight(),
-                failed=self.runtime.ledger.failed(),
+                # Only the rows the page shows; the counts come from ZCARDs.
+                in_flight=self.runtime.ledger.in_flight(limit=IN_FLIGHT_SHOWN),
+                failed=self.runtime.ledger.failed(limit=FAILED_SHOWN),
                 rate_budget=self.runtime.budget.usage(),
                 key_rejection=self.runtime.key_rejection.current(now),
             )

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import redis
 
 from tests.state.ledger_steps import OLD, claim, install, submit, thumbprint_of
-from worker.ledger import Ledger
+from worker.ledger import Ledger, RenewalRecord
 
 
 def test_queries_list_renewals_by_state_and_orders_by_id(
@@ -50,6 +50,36 @@ def test_unchanged_since_picks_the_records_last_changed_strictly_before_a_time(
 
     assert [record.thumbprint for record in idle] == [oldest, older]
     assert ledger.unchanged_since("claimed", now - timedelta(hours=2)) == []
+
+
+def test_a_limit_reads_the_longest_unchanged_renewals_across_every_state(
+    ledger: Ledger, now: datetime
+) -> None:
+    oldest, second, third, newest = (
+        thumbprint_of(f"cert {index}") for index in range(4)
+    )
+    claim(ledger, now, oldest)
+    submit(ledger, now + timedelta(seconds=1), second, order_id=11)
+    claim(ledger, now + timedelta(seconds=2), third)
+    submit(ledger, now + timedelta(seconds=3), newest, order_id=12)
+    for index in range(3):
+        failed = thumbprint_of(f"failed {index}")
+        claim(ledger, now, failed)
+        ledger.record_failed(failed, code="x", message="y",
+                             now=now + timedelta(seconds=index))  # fmt: skip
+
+    def thumbprints(records: list[RenewalRecord]) -> list[str]:
+        return [record.thumbprint for record in records]
+
+    assert thumbprints(ledger.in_flight(limit=3)) == [oldest, second, third]
+    assert thumbprints(ledger.in_flight()) == [oldest, second, third, newest]
+    assert thumbprints(ledger.in_flight(limit=10)) == thumbprints(ledger.in_flight())
+    assert ledger.in_flight(limit=0) == []
+    assert thumbprints(ledger.failed(limit=2)) == [
+        thumbprint_of("failed 0"),
+        thumbprint_of("failed 1"),
+    ]
+    assert thumbprints(ledger.by_state("submitted", limit=1)) == [second]
 
 
 def test_installed_renewals_are_pruned_after_the_retention_and_failed_ones_are_kept(

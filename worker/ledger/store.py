@@ -467,9 +467,17 @@ class Ledger:
             return None
         return record_from_hash(raw)
 
-    def by_state(self, state: RenewalState | str) -> list[RenewalRecord]:
-        """The records in one state, the longest unchanged first."""
-        members = self._redis.zrange(self.state_key(RenewalState(state)), 0, -1)
+    def by_state(
+        self, state: RenewalState | str, *, limit: int | None = None
+    ) -> list[RenewalRecord]:
+        """The records in one state, the longest unchanged first.
+
+        With ``limit``, only the first ``limit`` records are read.
+        """
+        if limit is not None and limit < 1:
+            return []
+        last = -1 if limit is None else limit - 1
+        members = self._redis.zrange(self.state_key(RenewalState(state)), 0, last)
         return self._records([as_text(member) for member in members])
 
     def unchanged_since(
@@ -486,15 +494,31 @@ class Ledger:
         )
         return self._records([as_text(member) for member in members])
 
-    def in_flight(self) -> list[RenewalRecord]:
-        """Every renewal neither installed nor failed, the longest unchanged first."""
-        records = [
-            record for state in IN_FLIGHT_STATES for record in self.by_state(state)
-        ]
-        return sorted(records, key=lambda record: record.updated_at)
+    def in_flight(self, *, limit: int | None = None) -> list[RenewalRecord]:
+        """Every renewal neither installed nor failed, the longest unchanged first.
 
-    def failed(self) -> list[RenewalRecord]:
-        return self.by_state(RenewalState.FAILED)
+        With ``limit``, only the first ``limit`` records are read: each state's
+        set is scored by the time of the last change, so the oldest members
+        of every state are merged before any record is fetched. A status page
+        over a run of 100,000 claims reads the rows it shows, not the run.
+        """
+        if limit is not None and limit < 1:
+            return []
+        last = -1 if limit is None else limit - 1
+        pipeline = self._redis.pipeline(transaction=False)
+        for state in IN_FLIGHT_STATES:
+            pipeline.zrange(self.state_key(state), 0, last, withscores=True)
+        scored = sorted(
+            (score, as_text(member))
+            for answer in pipeline.execute()
+            for member, score in answer
+        )
+        oldest = scored if limit is None else scored[:limit]
+        return self._records([thumbprint for _, thumbprint in oldest])
+
+    def failed(self, *, limit: int | None = None) -> list[RenewalRecord]:
+        """The failed renewals, the longest unchanged first (the first ``limit``)."""
+        return self.by_state(RenewalState.FAILED, limit=limit)
 
     def thumbprint_for_order(self, order_id: int) -> str | None:
         value = self._redis.hget(self.orders_key, str(order_id))
