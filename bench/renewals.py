@@ -221,87 +221,67 @@ def bench_speed(count: int, key: str, repeats: int, processes: int) -> list[Resu
     ]
 
 
-# Where a renewal's time goes, and what changed (measured on the 2-core machine
-# of RESULTS.md; py-spy --gil over 1,500 EC renewals, 2 processes of 4 threads).
+# Where a renewal's time goes, and what changed. Each note is a paragraph of
+# RESULTS.md; the figures were measured on the 2-core machines of the runs
+# named, whose pace moved by 1.5-2x from one day to the next.
 _WHERE_THE_TIME_GOES = [
-    "Where a renewal's time goes: besides its key and CSR, each renewal makes 2 "
+    "Where a renewal's time goes. Besides its key and CSR, each renewal makes 2 "
     "API calls (order info, then the order, whose answer carries the chain), "
-    "about 13 Redis round trips (renewal lock 2, ledger 5, rate budget 2, "
-    "Dramatiq fetch and ack about 2), 10 fsyncs (pending key before the CSR "
-    "leaves, previous copies, the atomic install; DESIGN.md) and 11 JSON log "
-    "lines (about 55 µs each before the change below, 0.6 ms a renewal; "
-    "measured alone). A worker "
-    "spends about 13 ms of CPU per EC renewal, most of it in the Redis "
-    "client, httpx, Dramatiq and certrenew's own checks and file writes; the "
-    "key and CSR are about 3% (a py-spy profile that counted waiting threads "
-    "too, so its shares are rough). "
-    "The sandbox, redis-server and the scheduler add about 4 ms more on the "
-    "same 2 cores (the CPU line above).",
-    "Before (same bench, commit 6a26ab6): EC 0.00504 (300 renewals 3.73 s, "
-    "80/s; bare loop 0.035 s), RSA 0.272 (40 renewals 3.87 s; bare loop "
-    "0.93 s; workers 138.5 ms of CPU per RSA renewal). Fixed since: a new "
-    "pending key is used as made instead of being read back from its PEM "
-    "twice (for RSA, loading checks the key, 34 ms each, as long as making "
-    "it): workers' CPU per RSA renewal 138 -> 65 ms; installs prune expired "
-    "ledger records once an hour rather than after every install (one round "
-    "trip less); the log scrubber remembers which keys are secret.",
-    "Redis, before -> after (from commit 96a30f4): worker commands per EC "
-    "renewal 19.8 -> 14.9 (redis-cli MONITOR over 200 renewals, script-"
-    "internal calls left out), round trips about 20 -> 13: the rejected-key "
-    "breaker's 4 (2 per API call) are gone while a look found no rejection in "
-    "the last second; the ledger's start and the step's record come with the "
-    "attempt count (2 -> 0); submitted and issued go in one round trip; the "
-    "renewal lock has one keeper thread per process instead of one per step. "
-    "Worker CPU per renewal moved less than the noise: EC 13.5 -> 13.4 and "
-    "13.0 ms, RSA 67 -> 62.5 and 66.5 ms; row 7 EC 0.0056 -> 0.0042 and "
-    "0.0054, RSA 0.60 -> 0.40 and 0.69 (before: 3 runs; after: 3 runs, then "
-    "5; the spread of one run set covers all of these).",
-    "Then (commits 'Scan: a renewal due now...', 'Worker: refuse to start...', "
-    "'Logs: the registered secrets...'): a renewal due now is queued ready "
-    "instead of through Dramatiq's delay queue with a delay of 0, which cost "
-    "a worker a fetch, a send and an ack before it could run; each worker "
-    "process builds its HTTP client at boot (httpx's transport and the TLS "
-    "context had loaded inside the first renewals, about 0.3 s a process); "
-    "the log scrubber sorts the secrets once (a log line 48 -> 40 µs). RSA "
-    "after them, 3 runs each: 0.70 and 0.66 at 100 renewals, 0.69 at 200, "
-    "now the default (at 40, the earlier default, one run set spread over "
-    "0.40-0.69, and the last full run gave 0.55).",
-    "Then (commits 'Redis: hiredis...', 'Logs: certrenew's own lines...'), "
-    "after a py-spy --gil profile of a worker over 4,000 EC renewals had "
-    "Redis calls at about 24% of its Python time (parsing replies 10%) and "
-    "log lines at 14%: "
-    "redis-py parses replies with hiredis (three round trips of ledger-sized "
-    "replies 580 -> 360 µs of CPU), and certrenew's own lines go from "
-    "structlog straight to the stream instead of through the standard "
-    "library's record, handler and formatter (a line 120 -> 62 µs). Both "
-    "measured alone, on a machine about 1.5-2x slower than the one of the "
-    "figures above (its full run on commit fda5c7a: EC 0.0066, RSA 0.60, "
-    "workers 30.7 and 86.1 ms of CPU per renewal). After them, the run on "
-    "commit b07a0d6: EC 0.0093 (workers 14.4 ms a renewal), RSA 0.62 "
-    "(0.57-0.74). Then this bench's own process syncs once a second, not "
-    "four times, and looks for the end every 50 ms, not 20: its CPU per RSA "
-    "renewal 5.4 -> 1.8 ms, redis-server's 2.7 -> 2.0 (production syncs "
-    "every 300 s); the speed rows alone then gave RSA 0.70 (0.57-0.71).",
+    "about 13 Redis round trips (renewal lock 2, ledger 4, rate budget 2, "
+    "Dramatiq fetch and ack 2, the scheduler's claim and send), 10 fsyncs "
+    "(the pending key before the CSR leaves, the previous copies, the atomic "
+    "install; DESIGN.md) and 11 log lines. That is 13-20 ms of a worker's "
+    "CPU, spread thin. In a py-spy --gil profile of a worker over 600 RSA "
+    "renewals, Dramatiq's own work (fetch, ack, middleware) took a quarter "
+    "of its Python time, certrenew's Redis calls a fifth, the file writes a "
+    "seventh, the two HTTP calls an eighth, log lines a twelfth, and the "
+    "rest of certrenew's steps a fifth. The sandbox, redis-server and this "
+    "bench's stand-in scheduler add 4-6 ms more on the same cores.",
+    "What changed, before -> after, each measured alone:",
+    "- a new pending key is used as made, not read back from its PEM (for "
+    "RSA, loading checks the key, as long as making it): workers' CPU per RSA "
+    "renewal 138 -> 65 ms; row 7 RSA 0.27 -> 0.6-0.7 (commit 6a26ab6 and "
+    "after);",
+    "- Redis round trips per renewal about 20 -> 13 (the rejected-key "
+    "breaker's look once a second, the attempt count carried by the ledger's "
+    "transitions, submitted and issued in one, one renewal-lock keeper per "
+    "process); installs prune the ledger once an hour, not after each one;",
+    "- a renewal due now is queued ready, not through Dramatiq's delay queue "
+    "(a fetch, a send and an ack less); each worker process builds its HTTP "
+    "client at boot (about 0.3 s a process had gone into its first "
+    "renewals);",
+    "- redis-py parses replies with hiredis (three ledger-sized round trips "
+    "580 -> 360 µs of CPU); certrenew's own log lines go from structlog "
+    "straight to the stream (a line 120 -> 50 µs), and the scrubber sorts the "
+    "secrets once;",
+    "- the scheduler's look for stalled messages reads only the renewals "
+    "idle past their stall (a sync during a run of 50 fresh claims made 51 "
+    "HGETALLs and 51 GETs, now 1 and 1); with the bench's stand-in scheduler "
+    "syncing once a second instead of four times, its CPU per RSA renewal "
+    "went 5.4 -> 1.8 -> 1.4 ms (production syncs every 300 s);",
+    "- tried, no change beyond the noise: 2 threads per process instead of 4, "
+    "one key generation at a time per process, Dramatiq's consumer polling "
+    "ten times faster (`dramatiq_worker_timeout`).",
 ]
 SPEED_NOTES = {
     "ec-p256": [
         *_WHERE_THE_TIME_GOES,
-        "EC P-256 cannot reach 0.7: the bare loop makes a key and a CSR in "
-        "about 0.1 ms per process, while one renewal's unavoidable work (2 "
-        "HTTP round trips, the ledger writes that make it safe to retry, the "
-        "fsyncs of the key before the CSR leaves and of the atomic install) "
-        "takes several ms of CPU by itself; 0.7 would need a whole renewal in "
-        "0.15 ms. The ratio says how small key generation is next to the I/O, "
-        "not that the worker is idle: renewals per second is the figure that "
-        "counts here.",
+        "EC P-256 cannot reach 0.7. The bare loop makes a key and a CSR in "
+        "about 0.1 ms per process; one renewal's unavoidable work (2 HTTP round "
+        "trips, the ledger writes that make a retry safe, the fsyncs of the key "
+        "before the CSR leaves and of the atomic install) takes several ms of "
+        "CPU by itself, so 0.7 would need a whole renewal in 0.15 ms. Here the "
+        "ratio measures how small key generation is next to that I/O; renewals "
+        "per second is the figure to watch.",
     ],
     "rsa-2048": [
         *_WHERE_THE_TIME_GOES,
-        "RSA-2048 sits at about 0.7: a key costs the bare loop about 40-55 ms "
-        "of CPU, and a renewal adds about 15 ms of worker CPU (as EC) and "
-        "about 6 ms in the sandbox, redis-server and the scheduler on the "
-        "same 2 cores; the sandbox's share (about 2 ms) would be DigiCert's "
-        "in production.",
+        "RSA-2048 sits at the line. A key and CSR cost the bare loop 40-70 ms "
+        "of CPU, depending on the machine's pace that day; a renewal adds "
+        "13-20 ms of worker CPU (as for EC) and 4-6 ms in the sandbox, "
+        "redis-server and this process, all on the same cores. The sandbox's "
+        "share would be DigiCert's in production, and redis-server's another "
+        "pod's. Runs over two days gave 0.55-0.70.",
     ],
 }
 

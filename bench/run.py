@@ -172,7 +172,8 @@ def render(
     for result in results:
         lines += [f"### {result.benchmark}", "", f"Baseline: {result.baseline}.", ""]
         lines += [f"- {name}: {value}" for name, value in result.absolute.items()]
-        lines += ["", *result.notes, ""] if result.notes else [""]
+        # A blank line after each note: each is a paragraph or a list item.
+        lines += [""] + [line for note in result.notes for line in (note, "")]
     return "\n".join(lines)
 
 
