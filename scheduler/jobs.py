@@ -32,6 +32,12 @@ MAX_STATUS_WINDOW = timedelta(days=7)
 # A submitted order that status-changes has not mentioned for this long is
 # looked up on its own, in case a change fell between two windows.
 LOOKUP_STALE_ORDERS_AFTER = timedelta(hours=1)
+# Orders a sync looks up on their own at most, the longest unchanged first.
+# EV orders can wait days for validation; looking up thousands of them every
+# hour would spend most of DigiCert's 1,000 calls per 5 minutes (API.md) that
+# renewals need. At the default sync every 5 minutes this is 600 calls an
+# hour at most, and each order is still looked up in turn.
+LOOKUPS_PER_SYNC = 50
 # The order status the ledger keeps for an order pending past its deadline:
 # flagged for people (status page, metrics, webhook), never retried or failed.
 PENDING_OVERDUE = "pending_overdue"
@@ -169,6 +175,8 @@ class SyncOutcome:
     collecting: int = 0
     failed: int = 0
     looked_up: int = 0
+    # Stale orders left for the next syncs (LOOKUPS_PER_SYNC).
+    lookups_deferred: int = 0
     resent: int = 0
 
 
@@ -206,14 +214,29 @@ def sync_orders(
             outcome=outcome,
         )
 
-    stale = [
-        record
-        for order_id, record in in_flight.items()
-        if order_id not in seen and now - record.updated_at > LOOKUP_STALE_ORDERS_AFTER
-    ]
-    _look_up_one_by_one(runtime, stale, now=now, outcome=outcome)
+    stale = _stale_orders(in_flight.values(), seen=seen, now=now)
+    _look_up_one_by_one(runtime, stale[:LOOKUPS_PER_SYNC], now=now, outcome=outcome)
+    outcome.lookups_deferred = max(len(stale) - LOOKUPS_PER_SYNC, 0)
     log.info("sync_finished", **outcome.__dict__)
     return outcome
+
+
+def _stale_orders(
+    records: Iterable[RenewalRecord], *, seen: set[int], now: datetime
+) -> list[RenewalRecord]:
+    """Orders to look up on their own, the longest unchanged first.
+
+    A collection already queued is left out: its order is known to be issued,
+    and the stalled-message look (scheduler/stalled.py) sees to the rest.
+    """
+    stale = [
+        record
+        for record in records
+        if record.order_id not in seen
+        and record.order_status != COLLECTING
+        and now - record.updated_at > LOOKUP_STALE_ORDERS_AFTER
+    ]
+    return sorted(stale, key=lambda record: record.updated_at)
 
 
 def _apply_status(

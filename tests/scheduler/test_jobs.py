@@ -22,6 +22,7 @@ from scheduler.jobs import (
 from scheduler.scan import ScannedEntry
 from scheduler.stalled import COLLECTING
 from tests.inventory.conftest import csr_pem, write_pair
+from tests.support.checks import calls_to
 from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
 from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
@@ -157,6 +158,70 @@ def test_an_order_status_changes_missed_is_looked_up_on_its_own_after_a_while(
     record = runtime.ledger.get(thumbprint)
     assert record is not None
     assert record.order_status == COLLECTING
+
+
+ORDER_INFO = "GET /order/certificate/{id}"
+
+
+def renew_pending(
+    runtime: Runtime, sandbox: SandboxServer, folder: Path, name: str, at: datetime
+) -> str:
+    """One renewal whose order waits at DigiCert for the organization."""
+    thumbprint = seed_certificate(
+        sandbox, folder, name, common_name=f"{name}.example.net",
+        organization_id=PENDING_EV_ORG, validity=DUE,
+    )  # fmt: skip
+    claim_and_renew(runtime, folder, name, thumbprint, at)
+    return thumbprint
+
+
+def test_a_sync_looks_up_a_bounded_number_of_orders_the_longest_unchanged_first(
+    runtime: Runtime,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("scheduler.jobs.LOOKUPS_PER_SYNC", 2)
+    thumbprints = [
+        renew_pending(runtime, sandbox, tmp_path, name, NOW + timedelta(minutes=n))
+        for n, name in enumerate(("first", "second", "third"))
+    ]
+    admin = httpx.Client(base_url=sandbox.admin_url)
+    admin.post("/clock", json={"advance_seconds": 3 * 3600}).raise_for_status()
+    lookups_before = calls_to(sandbox, ORDER_INFO)
+
+    later = NOW + timedelta(hours=3)
+    first_sync = sync_orders(runtime, now=later, since=later)
+    looked_up_first = calls_to(sandbox, ORDER_INFO) - lookups_before
+    then = later + timedelta(minutes=5)
+    second_sync = sync_orders(runtime, now=then, since=later)
+
+    assert (first_sync.looked_up, first_sync.lookups_deferred) == (2, 1)
+    assert looked_up_first == 2
+    assert (second_sync.looked_up, second_sync.lookups_deferred) == (1, 0)
+    assert calls_to(sandbox, ORDER_INFO) - lookups_before == 3
+    updated = [runtime.ledger.get(thumbprint) for thumbprint in thumbprints]
+    assert [record.updated_at if record else None for record in updated] == [
+        later,
+        later,
+        then,
+    ]
+
+
+def test_a_sync_does_not_look_up_an_order_whose_collection_is_queued(
+    runtime: Runtime, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    thumbprint = renew_pending(runtime, sandbox, tmp_path, "queued", NOW)
+    runtime.ledger.record_order_status(thumbprint, order_status=COLLECTING, now=NOW)
+    admin = httpx.Client(base_url=sandbox.admin_url)
+    admin.post("/clock", json={"advance_seconds": 2 * 3600}).raise_for_status()
+    lookups_before = calls_to(sandbox, ORDER_INFO)
+
+    in_two_hours = NOW + timedelta(hours=2)
+    outcome = sync_orders(runtime, now=in_two_hours, since=in_two_hours)
+
+    assert outcome.looked_up == 0
+    assert calls_to(sandbox, ORDER_INFO) == lookups_before
 
 
 def test_a_renewal_a_worker_moved_on_during_the_sync_is_left_alone(
