@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from certrenew.inventory import Problem
 from scheduler.scan import ScannedEntry
 from worker.broker import NAMESPACE, QUEUE
-from worker.ledger import IN_FLIGHT_STATES, RenewalRecord, RenewalState
+from worker.ledger import IN_FLIGHT_STATES, PendingOrders, RenewalState
 from worker.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -147,17 +147,10 @@ class RenewalFacts:
 
 
 def renewal_facts(
-    counts: dict[str, int],
-    submitted: Iterable[RenewalRecord],
-    *,
-    now: datetime,
-    pending_deadline: timedelta,
+    counts: dict[str, int], pending: PendingOrders, *, now: datetime
 ) -> RenewalFacts:
-    """Pure: counts per ledger state and the submitted records, read at ``now``."""
-    pending_since = [
-        record.submitted_at for record in submitted if record.submitted_at is not None
-    ]
-    oldest = min(pending_since, default=None)
+    """Pure: counts per ledger state and the orders waiting, read at ``now``."""
+    oldest = pending.oldest_submitted_at
     return RenewalFacts(
         in_flight={
             state.value: counts.get(state.value, 0) for state in IN_FLIGHT_STATES
@@ -166,20 +159,17 @@ def renewal_facts(
         pending_oldest_seconds=0.0
         if oldest is None
         else (now - oldest).total_seconds(),
-        pending_overdue=sum(
-            1 for since in pending_since if now - since > pending_deadline
-        ),
+        pending_overdue=pending.overdue,
     )
 
 
 def read_renewal_facts(runtime: Runtime, *, now: datetime) -> RenewalFacts:
-    """One ZCARD per state, plus the records of renewals pending at DigiCert."""
+    """One ZCARD per state, and the submitted-since index: no record is read."""
     deadline = timedelta(days=runtime.settings.policy.pending_deadline_days)
     return renewal_facts(
         runtime.ledger.counts(),
-        runtime.ledger.by_state(RenewalState.SUBMITTED),
+        runtime.ledger.pending_orders(overdue_before=now - deadline),
         now=now,
-        pending_deadline=deadline,
     )
 
 

@@ -206,6 +206,36 @@ def test_renewals_in_flight_pending_and_failed_come_from_the_ledger(
     assert sample(registry, "certrenew_dead_letters") == 1
 
 
+def hash_reads_of_one_scrape(
+    registry: CollectorRegistry, client: redis.Redis
+) -> tuple[int, float | None]:
+    """The HGETALLs one scrape made, and the oldest pending order's age."""
+    client.config_resetstat()
+    # Each read of a sample is one whole scrape.
+    oldest = sample(registry, "certrenew_renewal_pending_oldest_seconds")
+    stats = client.info("commandstats").get("cmdstat_hgetall", {"calls": 0})
+    return int(stats["calls"]), oldest
+
+
+def test_a_scrape_reads_no_renewal_record_however_many_orders_wait(
+    runtime: Runtime, redis_client: redis.Redis
+) -> None:
+    registry = collect(runtime, SchedulerState())
+    # Reads that do not depend on the renewals (the key breaker's, say).
+    reads_of_an_empty_ledger, _ = hash_reads_of_one_scrape(registry, redis_client)
+    for number in range(50):
+        thumbprint = f"{number:040X}"
+        submit(runtime.ledger, thumbprint, at=NOW - timedelta(hours=number),
+               order_id=1000 + number)  # fmt: skip
+
+    reads, oldest = hash_reads_of_one_scrape(registry, redis_client)
+
+    assert reads == reads_of_an_empty_ledger
+    assert sample(registry, "certrenew_renewals_in_flight", state="submitted") == 50
+    assert oldest is not None
+    assert 49 * 3600 <= oldest < 49 * 3600 + 600
+
+
 def test_queue_depths_are_read_from_dramatiqs_keys(
     runtime: Runtime, redis_client: redis.Redis
 ) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import redis
 
 from tests.state.ledger_steps import OLD, claim, install, submit, thumbprint_of
-from worker.ledger import Ledger, RenewalRecord
+from worker.ledger import Ledger, PendingOrders, RenewalRecord
 
 
 def test_queries_list_renewals_by_state_and_orders_by_id(
@@ -80,6 +80,60 @@ def test_a_limit_reads_the_longest_unchanged_renewals_across_every_state(
         thumbprint_of("failed 1"),
     ]
     assert thumbprints(ledger.by_state("submitted", limit=1)) == [second]
+
+
+def test_pending_orders_are_counted_from_the_submitted_since_index(
+    ledger: Ledger, store: redis.Redis, now: datetime
+) -> None:
+    oldest, middle, newest = (thumbprint_of(f"order {index}") for index in range(3))
+    submit(ledger, now - timedelta(days=6), oldest, order_id=1)
+    submit(ledger, now - timedelta(hours=3), middle, order_id=2)
+    submit(ledger, now - timedelta(hours=1), newest, order_id=3)
+    claim(ledger, now, thumbprint_of("not ordered yet"))
+    five_days_ago = now - timedelta(days=5)
+
+    pending = ledger.pending_orders(overdue_before=five_days_ago)
+    # Strictly before: an order submitted at the cutoff is not overdue yet.
+    at_the_cutoff = ledger.pending_orders(overdue_before=now - timedelta(days=6))
+
+    assert pending == PendingOrders(
+        count=3, oldest_submitted_at=now - timedelta(days=6), overdue=1
+    )
+    assert at_the_cutoff.overdue == 0
+
+    ledger.record_issued(newest, certificate_id=7, now=now)
+    ledger.record_failed(middle, code="order_rejected", message="no", now=now)
+    after_two_left = ledger.pending_orders(overdue_before=five_days_ago)
+    ledger.forget(oldest)
+
+    assert after_two_left.count == 1
+    assert ledger.pending_orders(overdue_before=five_days_ago) == PendingOrders(
+        count=0, oldest_submitted_at=None, overdue=0
+    )
+    assert store.zcard(ledger.submitted_since_key) == 0
+
+
+def test_a_ledger_older_than_the_index_has_its_pending_orders_read_from_records(
+    ledger: Ledger, store: redis.Redis, now: datetime
+) -> None:
+    before_the_index = [thumbprint_of(f"old order {index}") for index in range(2)]
+    for number, thumbprint in enumerate(before_the_index):
+        submit(ledger, now - timedelta(days=8 - number), thumbprint, order_id=number)
+    store.delete(ledger.submitted_since_key)
+    submit(ledger, now - timedelta(hours=1), thumbprint_of("new order"), order_id=9)
+    week_ago = now - timedelta(days=7)
+
+    mixed = ledger.pending_orders(overdue_before=week_ago)
+    for thumbprint in before_the_index:
+        ledger.record_issued(thumbprint, certificate_id=1, now=now)
+    indexed_again = ledger.pending_orders(overdue_before=week_ago)
+
+    assert mixed == PendingOrders(
+        count=3, oldest_submitted_at=now - timedelta(days=8), overdue=1
+    )
+    assert indexed_again == PendingOrders(
+        count=1, oldest_submitted_at=now - timedelta(hours=1), overdue=0
+    )
 
 
 def test_installed_renewals_are_pruned_after_the_retention_and_failed_ones_are_kept(

@@ -19,6 +19,9 @@ Redis keys (``prefix`` defaults to ``certrenew``):
 - ``{prefix}:renewals:{state}``: a sorted set per state, members are
   thumbprints scored by the time of their last change (Unix seconds);
 - ``{prefix}:orders``: a hash from DigiCert order id to thumbprint;
+- ``{prefix}:submitted_since``: a sorted set of the *submitted* renewals
+  scored by when they were submitted, so that how long the oldest order has
+  waited, and how many are past the deadline, cost one read however many wait;
 - ``{prefix}:ledger:began``: when this ledger's first claim was made. A Redis
   that lost its data starts a new ledger, and renewals claimed soon after
   that may have orders the ledger forgot (worker/renewal.py looks them up).
@@ -38,6 +41,7 @@ from worker.ledger.records import (
     Claim,
     CountedAttempt,
     LedgerConflict,
+    PendingOrders,
     RenewalRecord,
     RenewalState,
     alternative_order_id,
@@ -53,6 +57,7 @@ __all__ = [
     "CountedAttempt",
     "Ledger",
     "LedgerConflict",
+    "PendingOrders",
     "RenewalRecord",
     "RenewalState",
     "alternative_order_id",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -162,7 +162,8 @@ def parse_alternative_order_id(value: str) -> tuple[str, int] | None:
 
 # One script moves a record from one of the allowed states to the next.
 # KEYS[1] the record, KEYS[2] the order index, KEYS[3..] one sorted set per
-# state in the order of request.states. ARGV[1] is the request as JSON:
+# state in the order of request.states, then the submitted-since index.
+# ARGV[1] is the request as JSON:
 #   from: allowed current states ("" = no record); to: the new state ("" =
 #   stay in the current one, for updates that are not transitions);
 #   guard: fields that, when already set, must hold this value;
@@ -172,9 +173,33 @@ def parse_alternative_order_id(value: str) -> tuple[str, int] | None:
 #   remember_state_in: a field that keeps the state left behind, unless the
 #   record already is in `to` (failed_state: whether an order may exist);
 #   drop_order: remove the record's order id from the index;
-#   index_order: add this order id to the index.
+#   index_order: add this order id to the index;
+#   submitted_score: the submission time, for the submitted-since index (the
+#   key after the state sets), which a record leaves with *submitted*.
 # Returns {"ok", previous state, the record as a flat list} or
 # {"conflict", current state, field, recorded value}.
+
+
+@dataclass(frozen=True)
+class PendingOrders:
+    """The renewals waiting on DigiCert: what the metrics and the page show."""
+
+    count: int
+    oldest_submitted_at: datetime | None
+    # Submitted before the pending deadline asked about.
+    overdue: int
+
+
+def pending_orders_of(
+    submitted: Iterable[RenewalRecord], *, overdue_before: datetime
+) -> PendingOrders:
+    """The same, from the *submitted* records themselves."""
+    since = [record.submitted_at for record in submitted if record.submitted_at]
+    return PendingOrders(
+        count=len(since),
+        oldest_submitted_at=min(since, default=None),
+        overdue=sum(1 for moment in since if moment < overdue_before),
+    )
 
 
 def record_from_hash(raw: Mapping[Any, Any]) -> RenewalRecord:

@@ -57,6 +57,7 @@ def transition_request(
     remember_state_in: str = "",
     drop_order: bool = False,
     index_order: int | None = None,
+    submitted_at: datetime | None = None,
 ) -> str:
     """The JSON argument of the transition script (see TRANSITION_SCRIPT)."""
     check_utc(now, "now")
@@ -80,6 +81,10 @@ def transition_request(
         "drop_order": drop_order,
         "index_order": "" if index_order is None else str(index_order),
         "score": repr(score),
+        # Scores the renewal in the submitted-since index (records.py).
+        "submitted_score": ""
+        if submitted_at is None
+        else repr(submitted_at.timestamp()),
     }
     return json.dumps(request)
 

@@ -6,6 +6,7 @@ local record = KEYS[1]
 local orders = KEYS[2]
 local by_state = {}
 for i, name in ipairs(request.states) do by_state[name] = KEYS[i + 2] end
+local submitted_since = KEYS[#request.states + 3]
 
 local current = redis.call('HGET', record, 'state') or ''
 local allowed = false
@@ -60,6 +61,11 @@ if current ~= '' and current ~= target then
   redis.call('ZREM', by_state[current], request.thumbprint)
 end
 redis.call('ZADD', by_state[target], request.score, request.thumbprint)
+if target == 'submitted' and request.submitted_score ~= '' then
+  redis.call('ZADD', submitted_since, request.submitted_score, request.thumbprint)
+elseif current == 'submitted' and target ~= 'submitted' then
+  redis.call('ZREM', submitted_since, request.thumbprint)
+end
 if request.index_order ~= '' then
   redis.call('HSET', orders, request.index_order, request.thumbprint)
 end

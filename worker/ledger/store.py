@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Required, TypedDict, Unpack
 
 import redis
@@ -18,12 +18,14 @@ from worker.ledger.records import (
     PRUNE_INTERVAL,
     Claim,
     CountedAttempt,
+    PendingOrders,
     RenewalRecord,
     RenewalState,
     as_text,
     check_thumbprint,
     field_pairs,
     iso_utc,
+    pending_orders_of,
     record_from_hash,
 )
 from worker.ledger.requests import claim_request, conflict, transition_request
@@ -51,6 +53,7 @@ class _Changes(TypedDict, total=False):
     remember_state_in: str
     drop_order: bool
     index_order: int | None
+    submitted_at: datetime | None
 
 
 class Ledger:
@@ -88,6 +91,10 @@ class Ledger:
         return f"{self._prefix}:orders"
 
     @property
+    def submitted_since_key(self) -> str:
+        return f"{self._prefix}:submitted_since"
+
+    @property
     def began_key(self) -> str:
         return f"{self._prefix}:ledger:began"
 
@@ -101,6 +108,7 @@ class Ledger:
             self.record_key(thumbprint),
             self.orders_key,
             *(self.state_key(state) for state in ALL_STATES),
+            self.submitted_since_key,
         ]
 
     # Transitions
@@ -237,6 +245,7 @@ class Ledger:
             fields=fields,
             guard={"order_id": str(order_id)},
             index_order=order_id,
+            submitted_at=now,
         )
 
     def record_issued_at_once(
@@ -541,6 +550,35 @@ class Ledger:
             for thumbprint, order_id in zip(thumbprints, order_ids, strict=True)
             if order_id
         }
+
+    def pending_orders(self, *, overdue_before: datetime) -> PendingOrders:
+        """The renewals waiting on DigiCert (*submitted*): how many, the oldest,
+        and how many were submitted before ``overdue_before``.
+
+        Read from the submitted-since index in one round trip, however many
+        orders wait: the metrics ask at every scrape. Records submitted before
+        the index existed are not in it; while any remain, the counts differ
+        and the records themselves are read.
+        """
+        pipeline = self._redis.pipeline(transaction=True)
+        pipeline.zcard(self.state_key(RenewalState.SUBMITTED))
+        pipeline.zcard(self.submitted_since_key)
+        pipeline.zrange(self.submitted_since_key, 0, 0, withscores=True)
+        pipeline.zcount(
+            self.submitted_since_key, "-inf", f"({overdue_before.timestamp()!r}"
+        )
+        waiting, indexed, oldest, overdue = pipeline.execute()
+        if waiting != indexed:
+            return pending_orders_of(
+                self.by_state(RenewalState.SUBMITTED), overdue_before=overdue_before
+            )
+        return PendingOrders(
+            count=int(waiting),
+            oldest_submitted_at=None
+            if not oldest
+            else datetime.fromtimestamp(oldest[0][1], UTC),
+            overdue=int(overdue),
+        )
 
     def counts(self) -> dict[str, int]:
         """How many renewals are in each state (one ZCARD each)."""
