@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -36,6 +37,11 @@ from pydantic import (
 )
 
 from certrenew.errors import ConfigError
+from certrenew.install_windows import (
+    InstallSchedule,
+    check_time_zone,
+    parse_window,
+)
 
 ENV_PREFIX = "CERTRENEW_"
 ENV_CONFIG_PATH = "CERTRENEW_CONFIG"
@@ -176,6 +182,20 @@ SourceSettings = Annotated[
 ]
 
 
+def _install_window(text: str) -> str:
+    parse_window(text)
+    return text
+
+
+def _time_zone_name(name: str) -> str:
+    check_time_zone(name)
+    return name
+
+
+InstallWindowText = Annotated[str, AfterValidator(_install_window)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone_name)]
+
+
 class PolicySettings(Section):
     """When a certificate is due (DESIGN.md, step 2)."""
 
@@ -185,6 +205,14 @@ class PolicySettings(Section):
     # one day do not all hit the API in the same minute.
     spread_hours: float = Field(default=24, ge=0, le=24 * 14)
     pending_deadline_days: float = Field(default=5, gt=0)
+    # When a renewed certificate may be installed and the post-install command
+    # run, e.g. ["Sat 02:00-06:00"] (certrenew/install_windows.py); none: any
+    # time. Ordering does not wait for them.
+    install_windows: list[InstallWindowText] = Field(default_factory=list)
+    install_time_zone: TimeZoneName = "UTC"
+
+    def install_schedule(self) -> InstallSchedule:
+        return InstallSchedule.parse(self.install_windows, self.install_time_zone)
 
 
 class Contact(Section):
