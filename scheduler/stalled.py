@@ -71,8 +71,13 @@ def should_resend(
     last_resent_at: datetime | None,
     now: datetime,
 ) -> bool:
-    """Idle for longer than ``stall``, and not sent again within the last one."""
-    if now - record.updated_at <= stall:
+    """Idle for longer than ``stall``, and not sent again within the last one.
+
+    A certificate waiting for its install window is idle only from the moment
+    the window opens: its collect message is due then, not before.
+    """
+    idle_since = max(record.updated_at, record.install_after or record.updated_at)
+    if now - idle_since <= stall:
         return False
     return last_resent_at is None or now - last_resent_at >= stall
 

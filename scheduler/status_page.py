@@ -142,7 +142,7 @@ def _in_flight_section(view: StatusView) -> str:
             record.state.value,
             record.action or "",
             "" if record.order_id is None else str(record.order_id),
-            record.order_status or "",
+            _order_status(record, view.now),
             _when(record.submitted_at),
             _when(record.updated_at),
         ]
@@ -282,6 +282,12 @@ def _header_row(headers: Sequence[str]) -> str:
     return (
         "<tr>" + "".join(f"<th>{escape(header)}</th>" for header in headers) + "</tr>"
     )
+
+
+def _order_status(record: RenewalRecord, now: datetime) -> str:
+    if record.install_waits_at(now):
+        return f"install window opens {_when(record.install_after)}"
+    return record.order_status or ""
 
 
 def _when(moment: datetime | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.state.ledger_steps import thumbprint_of
+from tests.state.ledger_steps import submit, thumbprint_of
 from tests.support.redis_server import RedisServer
 from worker.ledger import Ledger
 
@@ -32,10 +33,12 @@ def ledger(redis_client: redis.Redis) -> Ledger:
 
 
 def status(config: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    # A terminal wide enough that no cell wraps (rich reads COLUMNS).
+    environment = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "certrenew", "status", "--config", str(config),
          *options],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True, text=True, timeout=60, check=False, env=environment,
     )  # fmt: skip
 
 
@@ -118,3 +121,19 @@ def test_a_limit_that_is_not_a_positive_count_is_refused_by_name(
     assert result.returncode == 2
     assert f"--limit: {limit!r} is not a whole number of at least 1" in result.stderr
     assert "--all" in result.stderr
+
+
+def test_a_renewal_waiting_for_its_install_window_says_when_it_opens(
+    config: Path, ledger: Ledger
+) -> None:
+    thumbprint = thumbprint_of("waiting")
+    submit(ledger, NOW, thumbprint)
+    opens = (NOW + timedelta(hours=3)).replace(second=0, microsecond=0)
+    ledger.record_install_deferred(thumbprint, until=opens, now=NOW)
+
+    answer = status_json(config)
+    table = status(config)
+
+    assert answer["in_flight"][0]["install_after"] == opens.isoformat()
+    words = " ".join(table.stdout.split())
+    assert f"install window opens {opens:%Y-%m-%d %H:%M} UTC" in words

@@ -11,7 +11,7 @@ name and the old certificate's thumbprint (the ledger key).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dramatiq
 import structlog
@@ -20,7 +20,7 @@ from dramatiq.middleware import CurrentMessage
 from certrenew.errors import TransientError
 from worker.broker import QUEUE
 from worker.certcentral.errors import ApiKeyRejected
-from worker.installation import collect
+from worker.installation import InstallDeferred, collect
 from worker.ledger import CountedAttempt, LedgerConflict
 from worker.renewal import RenewalTarget, renew
 from worker.runtime import Runtime, current_runtime
@@ -72,6 +72,8 @@ def _run_step(
         with runtime.renewal_lock.held(thumbprint):
             counted = _count_attempt(runtime, thumbprint)
             step(runtime, datetime.now(UTC), counted)
+    except InstallDeferred as deferred:
+        _collect_when_the_window_opens(source, name, thumbprint, deferred.until)
     except ApiKeyRejected as error:
         raise _pause_for_rejected_key(runtime, error) from error
     except TransientError as error:
@@ -80,6 +82,20 @@ def _run_step(
         structlog.contextvars.unbind_contextvars(
             "certificate", "thumbprint", "message_id"
         )
+
+
+def _collect_when_the_window_opens(
+    source: str, name: str, thumbprint: str, opens: datetime
+) -> None:
+    """A new collect message, delivered when the install window opens.
+
+    Not a retry: waiting for a window is no failure, and must not use up
+    the retries that a real one needs.
+    """
+    delay = max(opens - datetime.now(UTC), timedelta(0))
+    collect_certificate.send_with_options(
+        args=(source, name, thumbprint), delay=int(delay.total_seconds() * 1000)
+    )
 
 
 def _retry_later(error: TransientError) -> dramatiq.Retry:

@@ -8,7 +8,7 @@ changed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from cryptography import x509
@@ -24,6 +24,45 @@ from worker.payload import ordered_names
 from worker.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+# A certificate is installed outside its windows rather than have less than
+# this left when the next window opens: a reload at a busy hour costs less
+# than an expired certificate.
+WINDOW_EXPIRY_MARGIN = timedelta(days=2)
+
+
+class InstallDeferred(Exception):
+    """The issued certificate waits for its install window, which opens ``until``.
+
+    Raised to the actor, which sends the collection again for that moment.
+    """
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"installing waits for the window opening {until}")
+        self.until = until
+
+
+def hold_for_install_window(
+    runtime: Runtime, entry: Entry, thumbprint: str, *, now: datetime
+) -> None:
+    """Raise InstallDeferred while the certificate's install windows are closed.
+
+    The ledger keeps when the window opens: the status shows it, and the
+    stalled-message look waits for it before sending anything again.
+    """
+    opens = entry.policy.install_schedule().next_opening(now)
+    if opens is None:
+        return
+    if opens > entry.facts.not_after - WINDOW_EXPIRY_MARGIN:
+        log.warning(
+            "install_window_overridden",
+            window_opens=opens.isoformat(),
+            not_after=entry.facts.not_after.isoformat(),
+        )
+        return
+    runtime.ledger.record_install_deferred(thumbprint, until=opens, now=now)
+    log.info("install_deferred", window_opens=opens.isoformat())
+    raise InstallDeferred(opens)
 
 
 def collect(
@@ -43,6 +82,9 @@ def collect(
 
     source = runtime.source(source_label)
     entry = source.load(name)
+    if entry.facts.thumbprint == thumbprint:
+        # Before the download: a certificate that must wait costs no call.
+        hold_for_install_window(runtime, entry, thumbprint, now=now)
     certificate_id = record.certificate_id
     if certificate_id is None or record.state == "submitted":
         # A reissue keeps the order but changes its certificate: ask for the

@@ -23,7 +23,7 @@ from certrenew.inventory import Entry, InventorySource
 from certrenew.metrics.work import count_order_submitted
 from worker.certcentral.models import AlternateOrder, OrderCreated, OrderInfo
 from worker.decision import Action, choose_action
-from worker.installation import collect, install_issued
+from worker.installation import collect, hold_for_install_window, install_issued
 from worker.keys import (
     PrivateKey,
     build_csr,
@@ -181,7 +181,9 @@ def _order(
     created = _reissue(attempt) if action.kind == "reissue" else _renew(attempt)
     if created is not None and created.chain_pem is not None:
         # Issued at once (organization and domains already validated): the
-        # chain came with the answer, so no download and no wait.
+        # chain came with the answer, so no download and no wait, unless the
+        # install window is closed (then it is downloaded when it opens).
+        hold_for_install_window(runtime, entry, entry.facts.thumbprint, now=now)
         install_issued(runtime, entry, created.chain_pem, key_pem, now=now, key=key)
 
 

@@ -104,6 +104,9 @@ def _row(record: RenewalRecord) -> dict[str, Any]:
         "order_status": record.order_status,
         "attempts": record.attempts,
         "updated_at": record.updated_at.isoformat(),
+        "install_after": None
+        if record.install_after is None
+        else record.install_after.isoformat(),
         "failure": record.failure_message,
     }
 
@@ -139,8 +142,15 @@ def _print_table(
             str(record.state),
             record.action or "-",
             str(record.order_id or "-"),
-            record.order_status or "-",
+            _order_status(record, now),
             f"{age.total_seconds() / 3600:.1f} h",
             record.failure_message or "",
         )
     Console().print(table)
+
+
+def _order_status(record: RenewalRecord, now: datetime) -> str:
+    if record.install_waits_at(now) and record.install_after is not None:
+        opens = record.install_after.strftime("%Y-%m-%d %H:%M UTC")
+        return f"install window opens {opens}"
+    return record.order_status or "-"

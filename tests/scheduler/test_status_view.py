@@ -14,7 +14,7 @@ from sandbox import SandboxServer
 from scheduler.http import StatusServer
 from scheduler.service import SchedulerState
 from scheduler.status_page import FAILED_SHOWN, IN_FLIGHT_SHOWN
-from tests.state.ledger_steps import thumbprint_of
+from tests.state.ledger_steps import submit, thumbprint_of
 from tests.support.redis_server import RedisServer
 from tests.support.runtimes import runtime_at_sandbox
 from worker.runtime import Runtime
@@ -85,3 +85,18 @@ def test_the_page_reads_only_the_oldest_rows_it_shows_and_counts_the_rest(
     assert page.count('class="failed"') == FAILED_SHOWN
     assert "failed-000" in page
     assert f"failed-{FAILED_SHOWN + EXTRA - 1:03}" not in page
+
+
+def test_a_renewal_waiting_for_its_install_window_shows_when_it_opens(
+    runtime: Runtime, status_url: str
+) -> None:
+    waiting, other = thumbprint_of("waiting"), thumbprint_of("other")
+    submit(runtime.ledger, NOW, waiting, order_id=1)
+    submit(runtime.ledger, NOW, other, order_id=2)
+    opens = (NOW + timedelta(hours=3)).replace(microsecond=0)
+    runtime.ledger.record_install_deferred(waiting, until=opens, now=NOW)
+
+    page = httpx.get(status_url, timeout=30).text
+
+    assert f"install window opens {opens:%Y-%m-%d %H:%M:%S} UTC" in page
+    assert page.count("install window opens") == 1

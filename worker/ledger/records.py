@@ -116,6 +116,8 @@ class RenewalRecord:
     submitted_at: datetime | None = None
     certificate_id: int | None = None
     issued_at: datetime | None = None
+    # Set while the issued certificate waits for its install window.
+    install_after: datetime | None = None
     new_thumbprint: str | None = None
     new_not_after: datetime | None = None
     installed_location: str | None = None
@@ -131,6 +133,14 @@ class RenewalRecord:
     @property
     def in_flight(self) -> bool:
         return self.state in IN_FLIGHT_STATES
+
+    def install_waits_at(self, now: datetime) -> bool:
+        """Whether the issued certificate waits for its install window at ``now``."""
+        return (
+            self.install_after is not None
+            and self.install_after > now
+            and self.state in {RenewalState.SUBMITTED, RenewalState.ISSUED}
+        )
 
 
 def alternative_order_id(thumbprint: str, generation: int) -> str:
@@ -239,6 +249,7 @@ def record_from_hash(raw: Mapping[Any, Any]) -> RenewalRecord:
         submitted_at=moment("submitted_at"),
         certificate_id=number("certificate_id"),
         issued_at=moment("issued_at"),
+        install_after=moment("install_after"),
         new_thumbprint=text("new_thumbprint"),
         new_not_after=moment("new_not_after"),
         installed_location=text("installed_location"),

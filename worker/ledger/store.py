@@ -329,6 +329,19 @@ class Ledger:
             guard_same={"certificate_id": str(certificate_id)},
         )
 
+    def record_install_deferred(
+        self, thumbprint: str, *, until: datetime, now: datetime
+    ) -> RenewalRecord:
+        """The issued certificate waits for its install window to open."""
+        return self._move(
+            thumbprint,
+            transition="record_install_deferred",
+            to=None,
+            allowed=[RenewalState.SUBMITTED, RenewalState.ISSUED],
+            now=now,
+            fields={"install_after": iso_utc(until, "until")},
+        )
+
     def record_installed(
         self,
         thumbprint: str,
@@ -686,6 +699,7 @@ _REQUEUE_CLEARS = (
     "submitted_at",
     "certificate_id",
     "issued_at",
+    "install_after",
     "failure_code",
     "failure_message",
     "failed_state",
