@@ -15,10 +15,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from certrenew.errors import PermanentError, TransientError
-from certrenew.inventory import Entry
+from certrenew.inventory import CertificateEvent, Entry
 from certrenew.metrics.work import count_installed
 from worker.collect import IssuedCertificate, verify_issued_chain
-from worker.hooks import hook_environment, run_post_install_command
+from worker.hooks import HookResult, hook_environment, run_post_install_command
 from worker.keys import PrivateKey
 from worker.payload import ordered_names
 from worker.runtime import Runtime
@@ -60,8 +60,17 @@ def hold_for_install_window(
             not_after=entry.facts.not_after.isoformat(),
         )
         return
-    runtime.ledger.record_install_deferred(thumbprint, until=opens, now=now)
+    record = runtime.ledger.record_install_deferred(thumbprint, until=opens, now=now)
     log.info("install_deferred", window_opens=opens.isoformat())
+    runtime.source(entry.source).record_event(
+        entry.name,
+        CertificateEvent(
+            "InstallDeferred",
+            f"DigiCert issued the renewed certificate (order {record.order_id}); "
+            f"installing it waits for the install window opening "
+            f"{opens:%Y-%m-%d %H:%M} UTC",
+        ),
+    )
     raise InstallDeferred(opens)
 
 
@@ -148,6 +157,15 @@ def install_issued(
         not_after=issued.not_after.isoformat(),
         location=installed.certificate_location,
     )
+    source.record_event(
+        entry.name,
+        CertificateEvent(
+            "Renewed",
+            f"Installed the renewed certificate {issued.thumbprint}, valid until "
+            f"{issued.not_after:%Y-%m-%d}: {record.action} of DigiCert order "
+            f"{record.order_id}",
+        ),
+    )
     _run_hook(
         runtime, entry, issued, installed.certificate_location, installed.key_location
     )
@@ -226,3 +244,20 @@ def _run_hook(
             error=result.error,
             output_tail=result.output_tail,
         )
+        runtime.source(entry.source).record_event(
+            entry.name,
+            CertificateEvent(
+                "PostInstallCommandFailed",
+                f"The renewed certificate {issued.thumbprint} is installed, but the "
+                f"post-install command {_how_it_ended(result)}",
+                warning=True,
+            ),
+        )
+
+
+def _how_it_ended(result: HookResult) -> str:
+    if result.timed_out:
+        return "timed out; its output is in certrenew's log"
+    if result.exit_code is None:
+        return f"could not start: {result.error}"
+    return f"exited with status {result.exit_code}; its output is in certrenew's log"

@@ -1,9 +1,10 @@
-"""The failure webhook: tell people at once, not days later by the expiry e-mail.
+"""Telling people at once, not days later by the expiry e-mail.
 
 FIELD.md complaint 4: users learn of a failed renewal when the certificate is
-about to expire. With ``[notify] webhook_url`` set, certrenew POSTs one JSON
-document per event (the payload is documented in README.md, "When things go
-wrong"):
+about to expire. Each event below is recorded where the certificate's source
+keeps such things (an Event on a Kubernetes Secret; nothing for files), and
+with ``[notify] webhook_url`` set, certrenew POSTs one JSON document per event
+(the payload is documented in README.md, "When things go wrong"):
 
 - ``renewal_failed``: a renewal failed for good (it is in the dead letters);
 - ``renewal_pending_too_long``: an order is pending past its deadline.
@@ -24,6 +25,8 @@ import httpx
 import structlog
 
 from certrenew import __version__
+from certrenew.errors import InventoryError
+from certrenew.inventory import CertificateEvent
 from worker.ledger import RenewalRecord
 from worker.runtime import Runtime
 
@@ -64,6 +67,17 @@ def renewal_event(
 
 def notify_failed(runtime: Runtime, record: RenewalRecord, *, now: datetime) -> None:
     """Send ``renewal_failed`` for a record the ledger has just failed."""
+    _record_event(
+        runtime,
+        record,
+        CertificateEvent(
+            "RenewalFailed",
+            f"The renewal failed for good ({record.failure_code}): "
+            f"{record.failure_message}. It waits in the dead letters: "
+            f"certrenew dlq show {record.thumbprint[:12]}",
+            warning=True,
+        ),
+    )
     _notify(runtime, RENEWAL_FAILED, record, now=now)
 
 
@@ -71,6 +85,17 @@ def notify_pending_too_long(
     runtime: Runtime, record: RenewalRecord, *, now: datetime
 ) -> None:
     """Send ``renewal_pending_too_long`` for an order pending past its deadline."""
+    since = _iso(record.submitted_at) or "its submission"
+    _record_event(
+        runtime,
+        record,
+        CertificateEvent(
+            "RenewalPendingTooLong",
+            f"DigiCert order {record.order_id} has been pending since {since}, "
+            "past the pending deadline; certrenew keeps following it",
+            warning=True,
+        ),
+    )
     _notify(runtime, RENEWAL_PENDING_TOO_LONG, record, now=now)
 
 
@@ -109,6 +134,18 @@ def _notify(
         return
     document = renewal_event(event, record, labels=_labels(runtime, record), now=now)
     post_event(url, document, timeout_seconds=runtime.settings.notify.timeout_seconds)
+
+
+def _record_event(
+    runtime: Runtime, record: RenewalRecord, event: CertificateEvent
+) -> None:
+    try:
+        source = runtime.source(record.source)
+    except InventoryError as error:
+        # The source left the configuration since the claim: nowhere to tell.
+        log.warning("certificate_event_not_recorded", error=str(error))
+        return
+    source.record_event(record.name, event)
 
 
 def _labels(runtime: Runtime, record: RenewalRecord) -> Mapping[str, str]:

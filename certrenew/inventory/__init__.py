@@ -1,6 +1,7 @@
 """Where certificates live: inventory sources and the entries they yield."""
 
 from certrenew.inventory.entry import (
+    CertificateEvent,
     CertificateFacts,
     Entry,
     Installed,
@@ -8,4 +9,11 @@ from certrenew.inventory.entry import (
     Problem,
 )
 
-__all__ = ["CertificateFacts", "Entry", "Installed", "InventorySource", "Problem"]
+__all__ = [
+    "CertificateEvent",
+    "CertificateFacts",
+    "Entry",
+    "Installed",
+    "InventorySource",
+    "Problem",
+]

@@ -219,6 +219,19 @@ class Installed:
     previous_key_location: str | None
 
 
+@dataclass(frozen=True)
+class CertificateEvent:
+    """What happened to a certificate, told where its owners look for it.
+
+    ``reason`` is one CamelCase word, as Kubernetes names its events
+    (``Renewed``, ``RenewalFailed``); a warning is something to act on.
+    """
+
+    reason: str
+    message: str
+    warning: bool = False
+
+
 class InventorySource(Protocol):
     """A place certificates are read from and installed back into."""
 
@@ -245,6 +258,13 @@ class InventorySource(Protocol):
 
     def install(self, name: str, chain_pem: bytes, key_pem: bytes) -> Installed:
         """Replace the live certificate (with chain) and key in one step."""
+        ...
+
+    def record_event(self, name: str, event: CertificateEvent) -> None:
+        """Tell the certificate's owners, where they look, what happened to it.
+
+        Best effort: never raises. A source with no such place does nothing.
+        """
         ...
 
     def close(self) -> None:

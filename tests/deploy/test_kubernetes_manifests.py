@@ -322,13 +322,21 @@ def test_secret_access_is_a_role_in_each_configured_namespace_only(
     assert not [
         o for o in objects if o["kind"] in {"ClusterRole", "ClusterRoleBinding"}
     ]
-    assert {r["metadata"]["namespace"] for r in roles} == configured
+    names = {"certrenew-secrets", "certrenew-events"}
+    assert {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in roles} == {
+        (namespace, name) for namespace in configured for name in names
+    }
     assert {b["metadata"]["namespace"] for b in bindings} == configured
+    assert len(bindings) == len(roles)
     for role in roles:
         (rule,) = role["rules"]
+        if role["metadata"]["name"] == "certrenew-events":
+            assert (rule["resources"], rule["verbs"]) == (["events"], ["create"])
+            continue
         assert rule["resources"] == ["secrets"]
         assert "delete" not in rule["verbs"]
     for binding in bindings:
+        assert binding["roleRef"]["name"] == binding["metadata"]["name"]
         assert binding["subjects"] == [
             {"kind": "ServiceAccount", "name": "certrenew", "namespace": "certrenew"}
         ]

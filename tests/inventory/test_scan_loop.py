@@ -9,7 +9,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certrenew.config import Settings
 from certrenew.errors import InventoryError
-from certrenew.inventory.entry import Entry, Installed, InventorySource, Problem
+from certrenew.inventory.entry import (
+    CertificateEvent,
+    Entry,
+    Installed,
+    InventorySource,
+    Problem,
+)
 from certrenew.inventory.files import FileSource
 from scheduler.scan import ScanItem, ScannedEntry, scan_sources
 from tests.inventory.conftest import NOW, Issue, write, write_pair
@@ -35,6 +41,9 @@ class BrokenSource:
 
     def install(self, name: str, chain_pem: bytes, key_pem: bytes) -> Installed:
         raise InventoryError(name)
+
+    def record_event(self, name: str, event: CertificateEvent) -> None:
+        pass
 
     def close(self) -> None:
         pass

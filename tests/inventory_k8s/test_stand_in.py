@@ -84,3 +84,31 @@ def test_a_missing_secret_is_a_404_status_and_deleting_an_owner_deletes_dependen
         json.loads(raised.value.body or "")["message"]
         == 'secrets "dependent" not found'
     )
+
+
+def test_an_event_is_checked_as_the_api_server_checks_one(
+    api: KubernetesApiServer, api_client: k8s.ApiClient
+) -> None:
+    core = k8s.CoreV1Api(api_client)
+    stray = k8s.CoreV1Event(
+        metadata=k8s.V1ObjectMeta(name="shop.1"),
+        involved_object=k8s.V1ObjectReference(
+            kind="Secret", name="shop", namespace="db"
+        ),
+        reason="Renewed",
+        type="Fine",
+    )
+
+    with pytest.raises(ApiException) as raised:
+        core.create_namespaced_event("web", stray)
+    stray.involved_object.namespace = "web"
+    stray.type = "Normal"
+    core.create_namespaced_event("web", stray)
+
+    assert raised.value.status == 422
+    assert json.loads(raised.value.body or "{}")["message"] == (
+        'Event "shop.1" is invalid: type: Unsupported value: "Fine": supported '
+        'values: "Normal", "Warning", involvedObject.namespace: Invalid value: '
+        '"db": does not match event.namespace'
+    )
+    assert [event["reason"] for event in api.events("web")] == ["Renewed"]

@@ -14,8 +14,12 @@ makes, with the answers a real API server gives:
   missing Secret 404 NotFound, a ``kubernetes.io/tls`` Secret without both
   ``tls.crt`` and ``tls.key`` 422 Invalid, all with a Kubernetes ``Status``
   body. ``PATCH`` and watches are not served (405).
+- ``POST /api/v1/namespaces/NS/events``: a core/v1 Event, checked as the
+  API server checks one (a name, a reason, type Normal or Warning, an
+  involvedObject in the same namespace; 422 Invalid otherwise).
 - A bearer token (401 otherwise) and RBAC: a set of allowed (verb, namespace)
-  pairs, 403 Forbidden with Kubernetes' message otherwise.
+  pairs for Secrets, ("create events", namespace) for Events, 403 Forbidden
+  with Kubernetes' message otherwise.
 
 Tests seed and inspect Secrets directly (``put_secret``, ``secret``), change
 one behind a client's back (``change_secret``), or run such a change just
@@ -51,6 +55,7 @@ USER = "system:serviceaccount:certrenew:certrenew"
 
 _COLLECTION = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets$")
 _ITEM = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets/([^/]+)$")
+_EVENTS = re.compile(r"^/api/v1/namespaces/([^/]+)/events$")
 
 Secret = dict[str, Any]
 
@@ -93,6 +98,7 @@ class Request:
     verb: str
     namespace: str
     name: str | None
+    resource: str = "secrets"
 
 
 class KubernetesApiServer:
@@ -104,6 +110,7 @@ class KubernetesApiServer:
         self.allowed: set[tuple[str, str]] | None = None
         self.requests: list[Request] = []
         self._secrets: dict[tuple[str, str], Secret] = {}
+        self._events: list[dict[str, Any]] = []
         self._resource_version = 100
         self._hooks: list[tuple[Request, Callable[[], None]]] = []
         self._lock = threading.Lock()
@@ -160,7 +167,21 @@ class KubernetesApiServer:
             self._hooks.append((Request(verb, namespace, name), action))
 
     def writes(self) -> list[Request]:
-        return [r for r in self.requests if r.verb in {"create", "update", "delete"}]
+        """The writes to Secrets, in arrival order (events are not counted)."""
+        return [
+            r
+            for r in self.requests
+            if r.resource == "secrets" and r.verb in {"create", "update", "delete"}
+        ]
+
+    def events(self, namespace: str) -> list[dict[str, Any]]:
+        """The Events created in ``namespace``, oldest first."""
+        with self._lock:
+            return [
+                deepcopy(event)
+                for event in self._events
+                if event["metadata"]["namespace"] == namespace
+            ]
 
     # Serving
 
@@ -197,21 +218,27 @@ class KubernetesApiServer:
             action()
 
     def _authorize(self, request: Request) -> None:
-        if self.allowed is None or (request.verb, request.namespace) in self.allowed:
+        verb = request.verb
+        if request.resource != "secrets":
+            verb = f"{request.verb} {request.resource}"
+        if self.allowed is None or (verb, request.namespace) in self.allowed:
             return
-        subject = "secrets" if request.name is None else f'secrets "{request.name}"'
+        resource = request.resource
+        subject = resource if request.name is None else f'{resource} "{request.name}"'
         raise _Refused(
             403,
             "Forbidden",
             f'{subject} is forbidden: User "{USER}" cannot {request.verb} '
-            f'resource "secrets" in API group "" in the namespace '
+            f'resource "{resource}" in API group "" in the namespace '
             f'"{request.namespace}"',
-            {"name": request.name or "", "kind": "secrets"},
+            {"name": request.name or "", "kind": resource},
         )
 
     def _serve(
         self, request: Request, query: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, Any]]:
+        if request.resource == "events":
+            return 201, self._create_event(request.namespace, _json(body))
         if request.verb == "list":
             return 200, self._list(request.namespace, query)
         if request.verb == "create":
@@ -292,6 +319,44 @@ class KubernetesApiServer:
         metadata["namespace"] = namespace
         _validate(secret)
         return self._store((namespace, name), secret, str(uuid.uuid4()))
+
+    def _create_event(self, namespace: str, event: dict[str, Any]) -> dict[str, Any]:
+        metadata = event.setdefault("metadata", {})
+        name = metadata.get("name") or ""
+        involved = event.get("involvedObject") or {}
+        problems = []
+        if not name:
+            problems.append("metadata.name: Required value")
+        if not event.get("reason"):
+            problems.append("reason: Required value")
+        if event.get("type") not in {"Normal", "Warning"}:
+            problems.append(
+                f'type: Unsupported value: "{event.get("type")}": supported '
+                'values: "Normal", "Warning"'
+            )
+        involved_namespace = involved.get("namespace")
+        if involved_namespace != namespace:
+            problems.append(
+                f'involvedObject.namespace: Invalid value: "{involved_namespace}": '
+                "does not match event.namespace"
+            )
+        if problems:
+            raise _Refused(
+                422,
+                "Invalid",
+                f'Event "{name}" is invalid: {", ".join(problems)}',
+                {"name": name, "kind": "Event"},
+            )
+        self._resource_version += 1
+        stored = deepcopy(event)
+        stored.update(kind="Event", apiVersion="v1")
+        stored["metadata"].update(
+            namespace=namespace,
+            uid=str(uuid.uuid4()),
+            resourceVersion=str(self._resource_version),
+        )
+        self._events.append(stored)
+        return deepcopy(stored)
 
     def _replace(self, key: tuple[str, str], current: Secret, secret: Secret) -> Secret:
         name = key[1]
@@ -381,6 +446,9 @@ def _route(method: str, target: str) -> tuple[Request, dict[str, str]]:
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     collection = _COLLECTION.match(parts.path)
     item = _ITEM.match(parts.path)
+    events = _EVENTS.match(parts.path)
+    if events and method == "POST":
+        return Request("create", events.group(1), None, "events"), query
     if collection and method == "GET":
         if query.get("watch") in {"true", "1"}:
             raise _Refused(405, "MethodNotAllowed", "watch is not served here")
@@ -450,14 +518,14 @@ def _field_term(
 
 
 def _logged(request: Request, body: bytes) -> Request:
-    """The request as logged: a create names the Secret its body names."""
+    """The request as logged: a create names the object its body names."""
     if request.verb != "create":
         return request
     try:
         name = json.loads(body)["metadata"]["name"]
     except (ValueError, KeyError, TypeError):
         return request
-    return Request(request.verb, request.namespace, str(name))
+    return Request(request.verb, request.namespace, str(name), request.resource)
 
 
 def _decode_continue(token: str) -> str:

@@ -16,7 +16,7 @@ from typing import Literal
 from certrenew.config import Settings
 from certrenew.errors import InventoryError
 from certrenew.inventory import atomic
-from certrenew.inventory.entry import Entry, Installed, Problem
+from certrenew.inventory.entry import CertificateEvent, Entry, Installed, Problem
 from certrenew.inventory.facts import (
     ParsedCertificate,
     key_matches_certificate,
@@ -170,6 +170,9 @@ class FileSource:
             return (folder / f"{stem}{PENDING_KEY_SUFFIX}").read_bytes()
         except FileNotFoundError:
             return None
+
+    def record_event(self, name: str, event: CertificateEvent) -> None:
+        """Nothing: for files, the log line and the webhook are the record."""
 
     def install(self, name: str, chain_pem: bytes, key_pem: bytes) -> Installed:
         """Replace the certificate (with its chain) and key of an entry.

@@ -30,28 +30,30 @@ class NotFound(InventoryError):
 
 
 @contextmanager
-def calling(verb: str, namespace: str, name: str | None) -> Iterator[None]:
+def calling(
+    verb: str, namespace: str, name: str | None, resource: str = "secrets"
+) -> Iterator[None]:
     """Translate the client's exceptions for one call into certrenew's."""
     try:
         yield
     except ApiException as error:
-        raise _translate(error, verb, namespace, name) from error
+        raise _translate(error, verb, resource, namespace, name) from error
     except urllib3.exceptions.HTTPError as error:
         raise TransientError(
-            f"Kubernetes API server unreachable: {verb} secrets in namespace "
+            f"Kubernetes API server unreachable: {verb} {resource} in namespace "
             f"{namespace}: {error}"
         ) from error
 
 
 def _translate(
-    error: ApiException, verb: str, namespace: str, name: str | None
+    error: ApiException, verb: str, resource: str, namespace: str, name: str | None
 ) -> InventoryError | TransientError:
     status = error.status or 0
     message = _status_message(error)
     target = f"{namespace}/{name}" if name else f"namespace {namespace}"
     if status == 403:
         return Forbidden(
-            f"{target}: Kubernetes RBAC forbids {verb} on secrets in namespace "
+            f"{target}: Kubernetes RBAC forbids {verb} on {resource} in namespace "
             f"{namespace} (403): {message}"
         )
     if status == 404:
@@ -65,10 +67,12 @@ def _translate(
         )
     if status == 429 or status >= 500:
         return TransientError(
-            f"{target}: {verb} secrets failed with {status}: {message}",
+            f"{target}: {verb} {resource} failed with {status}: {message}",
             retry_after_seconds=_retry_after(error),
         )
-    return InventoryError(f"{target}: {verb} secrets failed with {status}: {message}")
+    return InventoryError(
+        f"{target}: {verb} {resource} failed with {status}: {message}"
+    )
 
 
 def _status_message(error: ApiException) -> str:

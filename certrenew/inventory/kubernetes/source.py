@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -17,6 +18,7 @@ from certrenew.config import (
 )
 from certrenew.errors import InventoryError, TransientError
 from certrenew.inventory.entry import (
+    CertificateEvent,
     Entry,
     Installed,
     Problem,
@@ -31,6 +33,7 @@ from certrenew.inventory.kubernetes.api import (
     calling,
     connect,
 )
+from certrenew.inventory.kubernetes.events import event_body
 from certrenew.inventory.kubernetes.secrets import (
     ANNOTATION_PREFIX,
     CERTIFICATE_KEY,
@@ -379,6 +382,32 @@ class KubernetesSource:
                     body,
                     _request_timeout=REQUEST_TIMEOUT_SECONDS,
                 )
+
+    # Telling people
+
+    def record_event(self, name: str, event: CertificateEvent) -> None:
+        """An Event on the certificate's Secret (see events.py).
+
+        Needs ``create`` on ``events`` in the Secret's namespace, as the
+        shipped Roles grant (deploy/k8s). Refused or failed, it is logged and
+        dropped: the renewal itself has happened either way.
+        """
+        namespace, secret_name = split_name(name)
+        try:
+            secret = self._require(namespace, secret_name)
+            body = event_body(secret, event, now=datetime.now(UTC))
+            with calling("create", namespace, secret_name, resource="events"):
+                self.api.create_namespaced_event(
+                    namespace, body, _request_timeout=REQUEST_TIMEOUT_SECONDS
+                )
+        # ValueError and TypeError: the client's own checks of the body.
+        except (InventoryError, TransientError, ValueError, TypeError) as error:
+            log.warning(
+                "kubernetes_event_not_recorded",
+                certificate=name,
+                event_reason=event.reason,
+                error=str(error),
+            )
 
     # Reading one Secret
 
