@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from certrenew.inventory import Problem
 from scheduler.scan import ScannedEntry
 from worker.broker import NAMESPACE, QUEUE
-from worker.ledger import IN_FLIGHT_STATES, PendingOrders, RenewalState
+from worker.ledger import IN_FLIGHT_STATES, InstallWait, PendingOrders, RenewalState
 from worker.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -263,6 +263,9 @@ class SchedulerCollector(Collector):
             "Failed renewals waiting for an operator (the ledger's failed records).",
             facts.dead_letters,
         )
+        yield install_window_family(
+            self._runtime.ledger.waiting_for_install_window(now)
+        )
         messages = GaugeMetricFamily(
             "certrenew_queue_messages",
             "Messages in Dramatiq's queues on Redis, by queue and state.",
@@ -303,6 +306,23 @@ def certificate_families(snapshot: CertificateSnapshot) -> Iterator[Metric]:
     for state in CERTIFICATE_STATES:
         by_state.add_metric([state], snapshot.counts.get(state, 0))
     yield by_state
+
+
+def install_window_family(waits: Iterable[InstallWait]) -> Metric:
+    """When the install window of each waiting certificate opens.
+
+    Only certificates whose renewal waits have a series, so an alert about a
+    due certificate can leave them out (``unless on (name, source)``).
+    """
+    opens = GaugeMetricFamily(
+        "certrenew_certificate_install_window_opens_timestamp_seconds",
+        "When the install window opens for a certificate whose renewed "
+        "certificate waits for it (Unix time).",
+        labels=["name", "source"],
+    )
+    for wait in waits:
+        opens.add_metric([wait.name, wait.source], wait.opens_at.timestamp())
+    return opens
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -13,6 +13,7 @@ CERTRENEW_METRICS = frozenset(
     {
         "certrenew_certificate_expiration_timestamp_seconds",
         "certrenew_certificate_renewal_due_timestamp_seconds",
+        "certrenew_certificate_install_window_opens_timestamp_seconds",
         "certrenew_certificates",
         "certrenew_renewals_total",
         "certrenew_orders_submitted_total",

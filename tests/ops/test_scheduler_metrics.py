@@ -287,3 +287,18 @@ def test_a_scrape_while_redis_is_down_still_shows_the_scheduler_and_certificates
     assert sample(registry, "certrenew_certificates", state="ok") == 1
     assert sample(registry, "certrenew_dead_letters") is None
     assert sample(registry, "certrenew_api_key_rejected") is None
+
+
+def test_a_certificate_waiting_for_its_install_window_says_when_it_opens(
+    runtime: Runtime,
+) -> None:
+    submit(runtime.ledger, "A" * 40, at=NOW, order_id=1)
+    submit(runtime.ledger, "B" * 40, at=NOW, order_id=2)
+    opens = NOW + timedelta(hours=5)
+    runtime.ledger.record_install_deferred("A" * 40, until=opens, now=NOW)
+
+    registry = collect(runtime, SchedulerState())
+    metric = "certrenew_certificate_install_window_opens_timestamp_seconds"
+
+    assert sample(registry, metric, name="AAAA", source=SOURCE) == opens.timestamp()
+    assert sample(registry, metric, name="BBBB", source=SOURCE) is None

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import redis
 
-from tests.state.ledger_steps import OLD, claim, install, submit, thumbprint_of
+from tests.state.ledger_steps import NEW, OLD, claim, install, submit, thumbprint_of
 from worker.ledger import Ledger, PendingOrders, RenewalRecord
 
 
@@ -171,3 +171,33 @@ def test_forget_purges_the_record_and_its_indexes(
     assert sum(ledger.counts().values()) == 0
     assert ledger.forget(OLD) is False
     assert claim(ledger, now) is True
+
+
+def test_renewals_waiting_for_their_install_window_come_from_their_index(
+    ledger: Ledger, store: redis.Redis, now: datetime
+) -> None:
+    soon, later, past, failing = (thumbprint_of(f"wait {n}") for n in range(4))
+    for number, thumbprint in enumerate((soon, later, past, failing)):
+        submit(ledger, now, thumbprint, order_id=number + 1)
+    ledger.record_install_deferred(later, until=now + timedelta(days=1), now=now)
+    ledger.record_install_deferred(soon, until=now + timedelta(hours=3), now=now)
+    ledger.record_install_deferred(past, until=now - timedelta(hours=1), now=now)
+    ledger.record_install_deferred(failing, until=now + timedelta(hours=2), now=now)
+    # Issued, still waiting: it stays in the index.
+    ledger.record_issued(later, certificate_id=5, now=now)
+
+    waiting = ledger.waiting_for_install_window(now)
+    ledger.record_failed(failing, code="x", message="y", now=now)
+    ledger.record_issued(soon, certificate_id=6, now=now)
+    ledger.record_installed(soon, new_thumbprint=NEW, location="/certs/soon.crt",
+                            not_after=now + timedelta(days=90), now=now)  # fmt: skip
+    ledger.forget(later)
+
+    assert [(wait.opens_at, wait.name) for wait in waiting] == [
+        (now + timedelta(hours=2), "www.example.com"),
+        (now + timedelta(hours=3), "www.example.com"),
+        (now + timedelta(days=1), "www.example.com"),
+    ]
+    assert waiting[0].source == "files:/etc/certs"
+    assert ledger.waiting_for_install_window(now) == []
+    assert store.zrange(ledger.install_waiting_key, 0, -1) == [past.encode()]

@@ -22,6 +22,8 @@ Redis keys (``prefix`` defaults to ``certrenew``):
 - ``{prefix}:submitted_since``: a sorted set of the *submitted* renewals
   scored by when they were submitted, so that how long the oldest order has
   waited, and how many are past the deadline, cost one read however many wait;
+- ``{prefix}:install_waiting``: a sorted set of the renewals whose issued
+  certificate waits for its install window, scored by when the window opens;
 - ``{prefix}:ledger:began``: when this ledger's first claim was made. A Redis
   that lost its data starts a new ledger, and renewals claimed soon after
   that may have orders the ledger forgot (worker/renewal.py looks them up).
@@ -40,6 +42,7 @@ from worker.ledger.records import (
     IN_FLIGHT_STATES,
     Claim,
     CountedAttempt,
+    InstallWait,
     LedgerConflict,
     PendingOrders,
     RenewalRecord,
@@ -55,6 +58,7 @@ __all__ = [
     "IN_FLIGHT_STATES",
     "Claim",
     "CountedAttempt",
+    "InstallWait",
     "Ledger",
     "LedgerConflict",
     "PendingOrders",

@@ -172,7 +172,8 @@ def parse_alternative_order_id(value: str) -> tuple[str, int] | None:
 
 # One script moves a record from one of the allowed states to the next.
 # KEYS[1] the record, KEYS[2] the order index, KEYS[3..] one sorted set per
-# state in the order of request.states, then the submitted-since index.
+# state in the order of request.states, then the submitted-since and the
+# install-waiting indexes.
 # ARGV[1] is the request as JSON:
 #   from: allowed current states ("" = no record); to: the new state ("" =
 #   stay in the current one, for updates that are not transitions);
@@ -185,9 +186,20 @@ def parse_alternative_order_id(value: str) -> tuple[str, int] | None:
 #   drop_order: remove the record's order id from the index;
 #   index_order: add this order id to the index;
 #   submitted_score: the submission time, for the submitted-since index (the
-#   key after the state sets), which a record leaves with *submitted*.
+#   key after the state sets), which a record leaves with *submitted*;
+#   install_after_score: when its install window opens, for the
+#   install-waiting index (the last key), left with *submitted* and *issued*.
 # Returns {"ok", previous state, the record as a flat list} or
 # {"conflict", current state, field, recorded value}.
+
+
+@dataclass(frozen=True)
+class InstallWait:
+    """A certificate whose renewal waits for its install window."""
+
+    name: str
+    source: str
+    opens_at: datetime
 
 
 @dataclass(frozen=True)

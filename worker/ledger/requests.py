@@ -58,6 +58,7 @@ def transition_request(
     drop_order: bool = False,
     index_order: int | None = None,
     submitted_at: datetime | None = None,
+    install_after: datetime | None = None,
 ) -> str:
     """The JSON argument of the transition script (see TRANSITION_SCRIPT)."""
     check_utc(now, "now")
@@ -85,6 +86,10 @@ def transition_request(
         "submitted_score": ""
         if submitted_at is None
         else repr(submitted_at.timestamp()),
+        # Scores it in the install-waiting index (records.py).
+        "install_after_score": ""
+        if install_after is None
+        else repr(install_after.timestamp()),
     }
     return json.dumps(request)
 

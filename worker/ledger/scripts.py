@@ -7,6 +7,7 @@ local orders = KEYS[2]
 local by_state = {}
 for i, name in ipairs(request.states) do by_state[name] = KEYS[i + 2] end
 local submitted_since = KEYS[#request.states + 3]
+local install_waiting = KEYS[#request.states + 4]
 
 local current = redis.call('HGET', record, 'state') or ''
 local allowed = false
@@ -65,6 +66,12 @@ if target == 'submitted' and request.submitted_score ~= '' then
   redis.call('ZADD', submitted_since, request.submitted_score, request.thumbprint)
 elseif current == 'submitted' and target ~= 'submitted' then
   redis.call('ZREM', submitted_since, request.thumbprint)
+end
+local function waits(state) return state == 'submitted' or state == 'issued' end
+if request.install_after_score ~= '' then
+  redis.call('ZADD', install_waiting, request.install_after_score, request.thumbprint)
+elseif waits(current) and not waits(target) then
+  redis.call('ZREM', install_waiting, request.thumbprint)
 end
 if request.index_order ~= '' then
   redis.call('HSET', orders, request.index_order, request.thumbprint)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Required, TypedDict, Unpack
+from typing import Any, Required, TypedDict, Unpack, cast
 
 import redis
 import structlog
@@ -18,6 +18,7 @@ from worker.ledger.records import (
     PRUNE_INTERVAL,
     Claim,
     CountedAttempt,
+    InstallWait,
     PendingOrders,
     RenewalRecord,
     RenewalState,
@@ -54,6 +55,7 @@ class _Changes(TypedDict, total=False):
     drop_order: bool
     index_order: int | None
     submitted_at: datetime | None
+    install_after: datetime | None
 
 
 class Ledger:
@@ -95,6 +97,10 @@ class Ledger:
         return f"{self._prefix}:submitted_since"
 
     @property
+    def install_waiting_key(self) -> str:
+        return f"{self._prefix}:install_waiting"
+
+    @property
     def began_key(self) -> str:
         return f"{self._prefix}:ledger:began"
 
@@ -109,6 +115,7 @@ class Ledger:
             self.orders_key,
             *(self.state_key(state) for state in ALL_STATES),
             self.submitted_since_key,
+            self.install_waiting_key,
         ]
 
     # Transitions
@@ -340,6 +347,7 @@ class Ledger:
             allowed=[RenewalState.SUBMITTED, RenewalState.ISSUED],
             now=now,
             fields={"install_after": iso_utc(until, "until")},
+            install_after=until,
         )
 
     def record_installed(
@@ -592,6 +600,38 @@ class Ledger:
             else datetime.fromtimestamp(oldest[0][1], UTC),
             overdue=int(overdue),
         )
+
+    def waiting_for_install_window(self, now: datetime) -> list[InstallWait]:
+        """The renewals whose install window opens after ``now``, soonest first.
+
+        Read from the install-waiting index and two fields of each record: the
+        metrics tell which certificates wait, so that an alert about a due
+        certificate can leave them out.
+        """
+        scored = cast(
+            "list[tuple[bytes, float]]",
+            self._redis.zrangebyscore(
+                self.install_waiting_key,
+                f"({now.timestamp()!r}",
+                "+inf",
+                withscores=True,
+            ),
+        )
+        pipeline = self._redis.pipeline(transaction=False)
+        for member, _ in scored:
+            pipeline.hmget(self.record_key(as_text(member)), "name", "source")
+        return [
+            InstallWait(
+                name=as_text(name),
+                source=as_text(source),
+                opens_at=datetime.fromtimestamp(score, UTC),
+            )
+            for (_, score), (name, source) in zip(
+                scored, pipeline.execute(), strict=True
+            )
+            # A record purged between the two reads.
+            if name is not None
+        ]
 
     def counts(self) -> dict[str, int]:
         """How many renewals are in each state (one ZCARD each)."""
