@@ -5,7 +5,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -88,6 +90,7 @@ def test_a_good_configuration_passes_with_a_summary_and_no_secret(
         "spread over 24 h",
         "  order:        ssl_ev_securesite_flex, organization 4242, 1 year(s), "
         "sha256, payment balance",
+        "  install:      any time",
         "  overrides:    none",
         "  logging:      auto, info",
     ]
@@ -284,3 +287,27 @@ def test_any_command_meeting_a_configuration_error_exits_2_with_each_problem(
         f"certrenew: configuration error: {path}: worker.threads: must be "
         "greater than or equal to 1 (given: 0)",
     ]
+
+
+def test_the_summary_gives_the_install_windows_and_when_the_next_opens(
+    setup: Path,
+) -> None:
+    path = good_config(setup)
+    environ = {
+        "CERTRENEW_POLICY__INSTALL_WINDOWS": '["Sat 02:00-03:00"]',
+        "CERTRENEW_POLICY__INSTALL_TIME_ZONE": "Europe/Berlin",
+    }
+
+    result = run_check("--config", str(path), environ=environ)
+
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if "install:" in line]
+    shown = line.split("install:", 1)[1].strip()
+    assert shown.startswith("Sat 02:00-03:00 (Europe/Berlin), ")
+    if shown.endswith("open now"):
+        return
+    opens = datetime.strptime(shown, "Sat 02:00-03:00 (Europe/Berlin), next opening "
+                              "%a %Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)  # fmt: skip
+    berlin = opens.astimezone(ZoneInfo("Europe/Berlin"))
+    assert (berlin.strftime("%a"), berlin.hour, berlin.minute) == ("Sat", 2, 0)
+    assert datetime.now(UTC) < opens < datetime.now(UTC) + timedelta(days=7)

@@ -12,6 +12,7 @@ import argparse
 import ipaddress
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,7 +21,7 @@ from certrenew.commands._common import add_config_argument, config_path_for
 from certrenew.errors import ConfigError
 
 if TYPE_CHECKING:
-    from certrenew.config import CertCentralSettings, Settings
+    from certrenew.config import CertCentralSettings, PolicySettings, Settings
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -172,10 +173,22 @@ def _summary(
         f"{order.organization_id if order.organization_id is not None else 'unset'}"
         f", {order.order_validity_years} year(s), {order.signature_hash}, "
         f"payment {order.payment_method}",
+        f"  install:      {_install_label(policy, now=datetime.now(UTC))}",
         f"  overrides:    {', '.join(sorted(settings.overrides)) or 'none'}",
         f"  logging:      {settings.logging.format}, {settings.logging.level}",
     ]
     return "\n".join(lines)
+
+
+def _install_label(policy: PolicySettings, *, now: datetime) -> str:
+    """The install windows, and when the next opens: a wrong time zone shows."""
+    if not policy.install_windows:
+        return "any time"
+    windows = f"{', '.join(policy.install_windows)} ({policy.install_time_zone})"
+    opens = policy.install_schedule().next_opening(now)
+    if opens is None:
+        return f"{windows}, open now"
+    return f"{windows}, next opening {opens:%a %Y-%m-%d %H:%M} UTC"
 
 
 def _redis_label(url: str | None) -> str:
