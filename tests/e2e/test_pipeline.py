@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -189,3 +190,56 @@ def test_a_dropped_answer_after_the_order_was_created_never_orders_twice(
     for name in old:
         assert_installed_and_verifying(pipeline, name)
         assert not (pipeline.folder / f"{name}.key.pending").exists()
+
+
+def test_a_certificate_issued_outside_its_install_window_waits_for_it(
+    pipeline: Pipeline, redis_client: redis.Redis
+) -> None:
+    opens = (NOW + timedelta(hours=3)).replace(second=0, microsecond=0)
+    window = f"{opens:%a} {opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    old = {
+        name: seed_certificate(pipeline.sandbox, pipeline.folder, name,
+                               common_name=f"{name}.example.com", validity=DUE)
+        for name in ("day", "night")
+    }  # fmt: skip
+    (pipeline.folder / "night.certrenew.toml").write_text(
+        f'[policy]\ninstall_windows = ["{window}"]\n'
+    )
+    night_before = (pipeline.folder / "night.crt").read_bytes()
+
+    scheduler = pipeline.start("scheduler")
+    worker = pipeline.start("worker")
+    try:
+        wait_until(
+            lambda: (
+                {"day": "installed", "night": "issued"}.items()
+                <= {n: r.state for n, r in pipeline.records().items()}.items()
+            ),
+            timeout_seconds=60,
+            what="the day certificate installed and the night one issued",
+        )
+        held = delayed_collections(redis_client)
+    finally:
+        assert scheduler.terminate() == 0, scheduler.output()
+        assert worker.terminate() == 0, worker.output()
+
+    night = pipeline.records()["night"]
+    assert night.install_after == opens
+    assert night.failure_code is None
+    assert (pipeline.folder / "night.crt").read_bytes() == night_before
+    assert_installed_and_verifying(pipeline, "day")
+    assert held == [(["files:" + str(pipeline.folder), "night", old["night"]],
+                     opens.timestamp())]  # fmt: skip
+    assert "install_deferred" in worker.output()
+
+
+def delayed_collections(client: redis.Redis) -> list[tuple[list[str], float]]:
+    """The delayed collect messages and their due times (Unix seconds), wherever
+    they wait: in the delay queue, or taken by a worker that holds them."""
+    bodies = client.hgetall("dramatiq:certrenew.DQ.msgs")
+    found = []
+    for body in bodies.values():
+        message = json.loads(body)
+        if message["actor_name"] == "collect_certificate":
+            found.append((message["args"], message["options"]["eta"] / 1000))
+    return [(args, round(eta / 60) * 60.0) for args, eta in found]
