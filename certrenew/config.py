@@ -358,9 +358,24 @@ class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+NotifyEvent = Literal[
+    "renewal_failed",
+    "renewal_pending_too_long",
+    "renewal_installed",
+    "install_deferred",
+]
+
+
+def _needing_a_person() -> list[NotifyEvent]:
+    return ["renewal_failed", "renewal_pending_too_long"]
+
+
 class NotifySettings(Section):
     webhook_url: str | None = None
     timeout_seconds: float = Field(default=10, gt=0)
+    # The events posted to the webhook: by default what needs a person;
+    # renewal_installed and install_deferred tell of every renewal.
+    events: list[NotifyEvent] = Field(default_factory=_needing_a_person)
 
 
 class Settings(Section):

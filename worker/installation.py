@@ -20,6 +20,7 @@ from certrenew.metrics.work import count_installed
 from worker.collect import IssuedCertificate, verify_issued_chain
 from worker.hooks import HookResult, hook_environment, run_post_install_command
 from worker.keys import PrivateKey
+from worker.notify import notify_install_deferred, notify_installed
 from worker.payload import ordered_names
 from worker.runtime import Runtime
 
@@ -62,6 +63,7 @@ def hold_for_install_window(
         return
     record = runtime.ledger.record_install_deferred(thumbprint, until=opens, now=now)
     log.info("install_deferred", window_opens=opens.isoformat())
+    notify_install_deferred(runtime, record, now=now)
     runtime.source(entry.source).record_event(
         entry.name,
         CertificateEvent(
@@ -151,6 +153,7 @@ def install_issued(
         now=now,
     )
     count_installed(record.action, due_at=record.due_at, now=now)
+    notify_installed(runtime, record, now=now)
     log.info(
         "certificate_installed",
         new_thumbprint=issued.thumbprint,

@@ -7,7 +7,10 @@ with ``[notify] webhook_url`` set, certrenew POSTs one JSON document per event
 (the payload is documented in README.md, "When things go wrong"):
 
 - ``renewal_failed``: a renewal failed for good (it is in the dead letters);
-- ``renewal_pending_too_long``: an order is pending past its deadline.
+- ``renewal_pending_too_long``: an order is pending past its deadline;
+- ``renewal_installed`` and ``install_deferred``, only when ``[notify] events``
+  asks for them: a renewed certificate went live, or waits for its install
+  window.
 
 Delivery is best effort: one POST with a short timeout and no retries. A
 webhook that fails is logged and never breaks the worker or the scheduler.
@@ -34,6 +37,8 @@ log = structlog.get_logger(__name__)
 
 RENEWAL_FAILED = "renewal_failed"
 RENEWAL_PENDING_TOO_LONG = "renewal_pending_too_long"
+RENEWAL_INSTALLED = "renewal_installed"
+INSTALL_DEFERRED = "install_deferred"
 
 
 def renewal_event(
@@ -60,6 +65,10 @@ def renewal_event(
         "attempts": record.attempts,
         "submitted_at": _iso(record.submitted_at),
         "failed_at": _iso(record.failed_at),
+        "install_after": _iso(record.install_after),
+        "new_thumbprint": record.new_thumbprint,
+        "new_not_after": _iso(record.new_not_after),
+        "installed_at": _iso(record.installed_at),
         "sent_at": now.isoformat(),
         "certrenew_version": __version__,
     }
@@ -99,6 +108,18 @@ def notify_pending_too_long(
     _notify(runtime, RENEWAL_PENDING_TOO_LONG, record, now=now)
 
 
+def notify_installed(runtime: Runtime, record: RenewalRecord, *, now: datetime) -> None:
+    """Send ``renewal_installed``, if asked for, for a renewal just installed."""
+    _notify(runtime, RENEWAL_INSTALLED, record, now=now)
+
+
+def notify_install_deferred(
+    runtime: Runtime, record: RenewalRecord, *, now: datetime
+) -> None:
+    """Send ``install_deferred``, if asked for: it waits for its install window."""
+    _notify(runtime, INSTALL_DEFERRED, record, now=now)
+
+
 def post_event(
     url: str, document: Mapping[str, Any], *, timeout_seconds: float
 ) -> bool:
@@ -130,7 +151,7 @@ def _notify(
     runtime: Runtime, event: str, record: RenewalRecord, *, now: datetime
 ) -> None:
     url = runtime.settings.notify.webhook_url
-    if not url:
+    if not url or event not in runtime.settings.notify.events:
         return
     document = renewal_event(event, record, labels=_labels(runtime, record), now=now)
     post_event(url, document, timeout_seconds=runtime.settings.notify.timeout_seconds)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from certrenew import __version__
-from certrenew.config import Settings
+from certrenew.config import NotifySettings, Settings, load_settings
+from certrenew.errors import ConfigError
+from sandbox import SandboxServer
 from tests.support.loopback_http import Incoming, LoopbackHttpServer, send
 from tests.support.redis_server import free_port
+from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
+from tests.support.seeding import seed_certificate
+from worker.installation import InstallDeferred
 from worker.ledger import Ledger
 from worker.notify import notify_failed, post_event
 from worker.runtime import Runtime
@@ -111,3 +117,103 @@ def test_no_webhook_configured_sends_nothing(
     notify_failed(quiet, record, now=NOW)
 
     assert receiver.bodies == []
+
+
+@pytest.fixture
+def renewing(
+    sandbox: SandboxServer, tmp_path: Path, receiver: Receiver
+) -> Iterator[Callable[..., Runtime]]:
+    """Runtimes renewing ``tmp_path`` at the sandbox, posting to ``receiver``."""
+    runtimes: list[Runtime] = []
+
+    def make(*events: str) -> Runtime:
+        notify = NotifySettings.model_validate(
+            {"webhook_url": receiver.url, "timeout_seconds": 2, "events": events}
+        )
+        runtime = runtime_at_sandbox(sandbox, tmp_path, notify=notify)
+        runtimes.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in runtimes:
+        runtime.close()
+
+
+def test_installed_and_deferred_renewals_are_posted_only_when_asked_for(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    receiver: Receiver,
+    renewing: Callable[..., Runtime],
+) -> None:
+    now = datetime.now(UTC)
+    due = (now - timedelta(days=80), now + timedelta(days=10))
+    quiet, loud = (
+        seed_certificate(sandbox, tmp_path, name, common_name=f"{name}.example.com",
+                         validity=due)
+        for name in ("quiet", "loud")
+    )  # fmt: skip
+
+    claim_and_renew(renewing(), tmp_path, "quiet", quiet, now)
+    posted_by_default = list(receiver.bodies)
+    asking = renewing("renewal_installed")
+    claim_and_renew(asking, tmp_path, "loud", loud, now)
+
+    assert posted_by_default == []
+    [body] = receiver.bodies
+    record = asking.ledger.get(loud)
+    assert record is not None
+    assert body["event"] == "renewal_installed"
+    assert body["certificate"] == "loud"
+    assert body["state"] == "installed"
+    assert body["new_thumbprint"] == record.new_thumbprint
+    assert body["new_not_after"] == _iso(record.new_not_after)
+    assert body["installed_at"] == now.isoformat()
+    assert body["failure_code"] is None
+
+
+def test_a_deferred_install_posts_when_its_window_opens(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    receiver: Receiver,
+    renewing: Callable[..., Runtime],
+) -> None:
+    now = datetime.now(UTC)
+    opens = (now + timedelta(hours=3)).replace(second=0, microsecond=0)
+    window = f"{opens:%a} {opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    due = (now - timedelta(days=80), now + timedelta(days=10))
+    thumbprint = seed_certificate(
+        sandbox, tmp_path, "night", common_name="night.example.com", validity=due
+    )
+    (tmp_path / "night.certrenew.toml").write_text(
+        f'[policy]\ninstall_windows = ["{window}"]\n'
+    )
+
+    with pytest.raises(InstallDeferred):
+        claim_and_renew(
+            renewing("install_deferred"), tmp_path, "night", thumbprint, now
+        )
+
+    [body] = receiver.bodies
+    assert (body["event"], body["state"]) == ("install_deferred", "issued")
+    assert body["install_after"] == opens.isoformat()
+    assert body["new_thumbprint"] is None
+
+
+def test_an_unknown_event_name_is_refused_with_the_names_there_are(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "certrenew.toml"
+    path.write_text('[notify]\nevents = ["renewal_failed", "renewal_done"]\n')
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, environ={})
+
+    assert raised.value.problems == [
+        f"{path}: notify.events[1]: must be 'renewal_failed', "
+        "'renewal_pending_too_long', 'renewal_installed' or 'install_deferred' "
+        "(given: 'renewal_done')"
+    ]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
