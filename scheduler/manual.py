@@ -15,6 +15,7 @@ from certrenew.errors import CertrenewError
 from certrenew.inventory import Entry
 from scheduler.policy import renewal_due
 from worker.actors import renew_certificate
+from worker.installation import check_install_window
 from worker.keys import build_csr, generate_private_key
 from worker.ledger import alternative_order_id
 from worker.payload import (
@@ -38,6 +39,8 @@ class RenewalPlan:
     order_id: int | None = None
     product: str | None = None
     validity_days: int | None = None
+    # When what DigiCert issues would be installed (install windows).
+    install: str | None = None
     problem: str | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -117,7 +120,19 @@ def _plan(
         order_id=order.id,
         product=entry.order.product,
         validity_days=validity_days,
+        install=_when_installed(entry, now=now),
     )
+
+
+def _when_installed(entry: Entry, *, now: datetime) -> str:
+    """When a certificate issued at ``now`` would be installed, in words."""
+    window = check_install_window(entry, now=now)
+    if window.next_opening is None:
+        return "at once"
+    opens = f"{window.next_opening:%Y-%m-%d %H:%M} UTC"
+    if window.expires_first:
+        return f"at once: it would expire within two days of its next window ({opens})"
+    return f"when its install window opens, {opens}"
 
 
 def queue_renewals(
@@ -131,14 +146,12 @@ def queue_renewals(
             thumbprint, name=entry.name, source=entry.source, due_at=now, now=now
         )
         if not claimed:
-            record = runtime.ledger.get(thumbprint)
-            state = record.state if record else "unknown"
             results.append(
                 Queued(
                     entry.name,
                     thumbprint,
                     queued=False,
-                    problem=f"already in the ledger as {state}",
+                    problem=_already_claimed(runtime, thumbprint),
                 )
             )
             continue
@@ -149,6 +162,18 @@ def queue_renewals(
         for plan in _missing(runtime, names)
     )
     return results
+
+
+def _already_claimed(runtime: Runtime, thumbprint: str) -> str:
+    record = runtime.ledger.get(thumbprint)
+    if record is None:
+        return "claimed by another process meanwhile"
+    if record.state == "failed":
+        return (
+            f"already failed ({record.failure_code}); requeue it: certrenew dlq "
+            f"requeue {thumbprint[:12]}"
+        )
+    return f"already in the ledger as {record.state}"
 
 
 def _selected(

@@ -8,6 +8,7 @@ changed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -43,6 +44,30 @@ class InstallDeferred(Exception):
         self.until = until
 
 
+@dataclass(frozen=True)
+class WindowCheck:
+    """Whether a certificate issued at some moment may be installed then."""
+
+    # None: a window is open (or the certificate has none).
+    next_opening: datetime | None
+    # The certificate would have under WINDOW_EXPIRY_MARGIN left by then, so
+    # it is installed at once all the same.
+    expires_first: bool = False
+
+    @property
+    def waits_until(self) -> datetime | None:
+        return None if self.expires_first else self.next_opening
+
+
+def check_install_window(entry: Entry, *, now: datetime) -> WindowCheck:
+    """Pure: may ``entry``'s renewed certificate be installed at ``now``?"""
+    opens = entry.policy.install_schedule().next_opening(now)
+    if opens is None:
+        return WindowCheck(next_opening=None)
+    expires_first = opens > entry.facts.not_after - WINDOW_EXPIRY_MARGIN
+    return WindowCheck(next_opening=opens, expires_first=expires_first)
+
+
 def hold_for_install_window(
     runtime: Runtime, entry: Entry, thumbprint: str, *, now: datetime
 ) -> None:
@@ -51,15 +76,15 @@ def hold_for_install_window(
     The ledger keeps when the window opens: the status shows it, and the
     stalled-message look waits for it before sending anything again.
     """
-    opens = entry.policy.install_schedule().next_opening(now)
-    if opens is None:
-        return
-    if opens > entry.facts.not_after - WINDOW_EXPIRY_MARGIN:
+    window = check_install_window(entry, now=now)
+    opens = window.waits_until
+    if window.expires_first and window.next_opening is not None:
         log.warning(
             "install_window_overridden",
-            window_opens=opens.isoformat(),
+            window_opens=window.next_opening.isoformat(),
             not_after=entry.facts.not_after.isoformat(),
         )
+    if opens is None:
         return
     record = runtime.ledger.record_install_deferred(thumbprint, until=opens, now=now)
     log.info("install_deferred", window_opens=opens.isoformat())
