@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import queueing, renewals, scan, startup
+from bench import ledger_reads, queueing, renewals, scan, startup
 from bench.common import Result
 
 RESULTS_PATH = Path(__file__).resolve().parent / "RESULTS.md"
@@ -41,6 +41,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     add("--openssl-files", type=int, default=1_000, help="issue: 1,000")
     add("--openssl-repeats", type=int, default=2)
     add("--queue-renewals", type=int, default=10_000, help="issue: 100,000")
+    add("--pending-orders", type=int, default=2_000, help="committed run: 10,000")
     add("--api-renewals", type=int, default=1_000, help="issue: 1,000")
     add("--limited-renewals", type=int, default=1_000, help="issue: 2,000")
     add(
@@ -66,7 +67,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         nargs="*",
         default=None,
         metavar="NAME",
-        help="run only these: scan memory openssl queue api limited speed startup",
+        help="run only these: scan memory openssl queue api limited speed startup "
+        "pending",
     )
     add("--out", type=Path, default=RESULTS_PATH)
     return parser.parse_args(argv)  # fmt: skip
@@ -102,6 +104,9 @@ def benchmarks(options: argparse.Namespace) -> dict[str, Callable[[], list[Resul
             )
         ),
         "startup": lambda: startup.bench_startup(options.repeats),
+        "pending": lambda: ledger_reads.bench_pending_reads(
+            options.pending_orders, options.repeats
+        ),
     }
 
 
