@@ -3,7 +3,8 @@
 Nothing is installed unless the leaf carries the pending key and the names that
 were ordered; then the live certificate and key are replaced together, the
 previous pair is kept, and the post-install command (if any) is told what
-changed.
+changed. A certificate with install windows waits for the next one to open
+(certrenew/install_windows.py), unless it would expire first.
 """
 
 from __future__ import annotations
