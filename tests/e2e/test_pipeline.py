@@ -22,6 +22,7 @@ from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
+from tests.support.windows import window_opening_in
 from worker.ledger import Ledger, RenewalRecord
 
 pytestmark = pytest.mark.slow
@@ -195,8 +196,7 @@ def test_a_dropped_answer_after_the_order_was_created_never_orders_twice(
 def test_a_certificate_issued_outside_its_install_window_waits_for_it(
     pipeline: Pipeline, redis_client: redis.Redis
 ) -> None:
-    opens = (NOW + timedelta(hours=3)).replace(second=0, microsecond=0)
-    window = f"{opens:%a} {opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    opens, window = window_opening_in(timedelta(hours=3), NOW)
     old = {
         name: seed_certificate(pipeline.sandbox, pipeline.folder, name,
                                common_name=f"{name}.example.com", validity=DUE)

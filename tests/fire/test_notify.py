@@ -20,6 +20,7 @@ from tests.support.loopback_http import Incoming, LoopbackHttpServer, send
 from tests.support.redis_server import free_port
 from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
 from tests.support.seeding import seed_certificate
+from tests.support.windows import window_opening_in
 from worker.installation import InstallDeferred
 from worker.ledger import Ledger
 from worker.notify import notify_failed, post_event
@@ -178,8 +179,7 @@ def test_a_deferred_install_posts_when_its_window_opens(
     renewing: Callable[..., Runtime],
 ) -> None:
     now = datetime.now(UTC)
-    opens = (now + timedelta(hours=3)).replace(second=0, microsecond=0)
-    window = f"{opens:%a} {opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    opens, window = window_opening_in(timedelta(hours=3), now)
     due = (now - timedelta(days=80), now + timedelta(days=10))
     thumbprint = seed_certificate(
         sandbox, tmp_path, "night", common_name="night.example.com", validity=due

@@ -20,6 +20,7 @@ from tests.support.deployment import Deployment, deployed
 from tests.support.redis_server import RedisServer
 from tests.support.sandbox import TEST_API_KEY
 from tests.support.seeding import seed_certificate
+from tests.support.windows import window_opening_in
 from worker.ledger import Ledger
 
 NOW = datetime.now(UTC)
@@ -88,8 +89,7 @@ def test_a_dry_run_says_what_each_due_renewal_would_order_and_posts_nothing(
 def test_a_dry_run_says_when_an_install_window_would_hold_the_certificate(
     world: Deployment,
 ) -> None:
-    opens = (NOW + timedelta(hours=3)).replace(second=0, microsecond=0)
-    window = f"{opens:%a} {opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    opens, window = window_opening_in(timedelta(hours=3), NOW)
     (world.folder / "shop.certrenew.toml").write_text(
         f'[policy]\ninstall_windows = ["{window}"]\n'
     )

@@ -17,6 +17,7 @@ from tests.inventory_k8s.conftest import Issued, SmallCA, SourceFactory
 from tests.support.kubernetes_api import KubernetesApiServer, tls_secret
 from tests.support.runtimes import runtime_at_sandbox
 from tests.support.seeding import seed_certificate
+from tests.support.windows import window_opening_in
 from worker.installation import InstallDeferred
 from worker.notify import notify_failed
 from worker.renewal import RenewalTarget, renew
@@ -189,8 +190,7 @@ def test_a_renewal_waiting_for_its_window_and_one_that_failed_say_so(
     tmp_path: Path,
     k8s_runtime: Runtime,
 ) -> None:
-    opens = (NOW + timedelta(hours=3)).replace(second=0, microsecond=0)
-    window = f"{opens:%a} {opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    opens, window = window_opening_in(timedelta(hours=3), NOW)
     thumbprint = seed_secret(
         api, sandbox, tmp_path, "shop",
         annotations={"certrenew.io/policy.install_windows": f'["{window}"]'},

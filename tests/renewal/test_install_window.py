@@ -21,6 +21,7 @@ from tests.support.checks import calls_to
 from tests.support.redis_server import RedisServer
 from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
 from tests.support.seeding import seed_certificate
+from tests.support.windows import window_opening_in
 from worker.actors import renew_certificate
 from worker.installation import InstallDeferred, collect
 from worker.ledger import RenewalRecord, RenewalState
@@ -29,8 +30,7 @@ from worker.runtime import Runtime
 NOW = datetime.now(UTC)
 DUE = (NOW - timedelta(days=80), NOW + timedelta(days=10))
 # A weekly window that opens three hours from now, on the minute.
-OPENS = (NOW + timedelta(hours=3)).replace(second=0, microsecond=0)
-WINDOW = f"{OPENS:%a} {OPENS:%H:%M}-{OPENS + timedelta(hours=1):%H:%M}"
+OPENS, WINDOW = window_opening_in(timedelta(hours=3), NOW)
 DOWNLOAD = "GET /certificate/{certificate_id}/download/format/{format}"
 DELAYED = "dramatiq:certrenew.DQ"
 
@@ -127,8 +127,7 @@ def test_the_worker_sends_the_collection_for_the_moment_the_window_opens(
 def test_a_certificate_that_would_expire_before_its_window_is_installed_at_once(
     runtime: Runtime, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    opens = (NOW + timedelta(days=3)).replace(second=0, microsecond=0)
-    window = f"{opens:%a} {opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    _, window = window_opening_in(timedelta(days=3), NOW)
     expires_tomorrow = (NOW - timedelta(days=90), NOW + timedelta(days=1))
     thumbprint = seed_with_window(
         sandbox, tmp_path, "late", window, validity=expires_tomorrow
