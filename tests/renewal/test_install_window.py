@@ -4,7 +4,6 @@ sandbox over HTTP, on a real Redis, with real keys and certificates."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from sandbox import SandboxServer
 from scheduler.stalled import should_resend
 from tests.state.ledger_steps import thumbprint_of
 from tests.support.checks import calls_to
-from tests.support.redis_server import RedisServer
-from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
+from tests.support.runtimes import claim_and_renew
 from tests.support.seeding import seed_certificate
 from tests.support.windows import window_opening_in
 from worker.actors import renew_certificate
@@ -36,12 +34,8 @@ DELAYED = "dramatiq:certrenew.DQ"
 
 
 @pytest.fixture
-def runtime(
-    sandbox: SandboxServer, tmp_path: Path, redis_server: RedisServer
-) -> Iterator[Runtime]:
-    runtime = runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
-    yield runtime
-    runtime.close()
+def runtime(runtime_on_redis: Runtime) -> Runtime:
+    return runtime_on_redis
 
 
 def seed_with_window(

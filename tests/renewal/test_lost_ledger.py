@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from sandbox import SandboxServer
-from tests.support.redis_server import RedisServer
-from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
+from tests.support.runtimes import claim_and_renew
 from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
 from worker.runtime import Runtime
@@ -26,15 +24,8 @@ ALTERNATE_ROUTE = "GET /order/alternate/{alternative_order_id}"
 
 
 @pytest.fixture
-def runtime(
-    sandbox: SandboxServer,
-    tmp_path: Path,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-) -> Iterator[Runtime]:
-    runtime = runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
-    yield runtime
-    runtime.close()
+def runtime(runtime_on_redis: Runtime) -> Runtime:
+    return runtime_on_redis
 
 
 def renewal_orders(sandbox: SandboxServer) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import redis
 from sandbox import SandboxServer
 from scheduler.jobs import sync_orders
 from scheduler.stalled import COLLECTING, RESEND_COLLECT_AFTER
-from tests.support.redis_server import RedisServer
-from tests.support.runtimes import claim_and_renew, runtime_at_sandbox
+from tests.support.runtimes import claim_and_renew
 from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
 from worker.runtime import Runtime
@@ -27,15 +25,8 @@ MESSAGES = "dramatiq:certrenew.msgs"
 
 
 @pytest.fixture
-def runtime(
-    sandbox: SandboxServer,
-    tmp_path: Path,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-) -> Iterator[Runtime]:
-    runtime = runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
-    yield runtime
-    runtime.close()
+def runtime(runtime_on_redis: Runtime) -> Runtime:
+    return runtime_on_redis
 
 
 def queued_actors(client: redis.Redis) -> list[str]:

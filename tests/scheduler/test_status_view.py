@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from sandbox import SandboxServer
 from scheduler.http import StatusServer
 from scheduler.service import SchedulerState
 from scheduler.status_page import FAILED_SHOWN, IN_FLIGHT_SHOWN
 from tests.state.ledger_steps import submit, thumbprint_of
-from tests.support.redis_server import RedisServer
-from tests.support.runtimes import runtime_at_sandbox
 from worker.runtime import Runtime
 
 NOW = datetime.now(UTC)
@@ -25,15 +21,8 @@ EXTRA = 30
 
 
 @pytest.fixture
-def runtime(
-    sandbox: SandboxServer,
-    tmp_path: Path,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-) -> Iterator[Runtime]:
-    runtime = runtime_at_sandbox(sandbox, tmp_path, redis_url=redis_server.url)
-    yield runtime
-    runtime.close()
+def runtime(runtime_on_redis: Runtime) -> Runtime:
+    return runtime_on_redis
 
 
 @pytest.fixture
