@@ -95,8 +95,11 @@ def resend_stalled_renewals(runtime: Runtime, *, now: datetime) -> int:
     for state in WAITING_FOR_A_WORKER:
         stall = stalled_after(runtime, state)
         # Only the renewals idle past the stall are read: a sync during a
-        # large renewal run would otherwise read every claimed record.
-        idle = runtime.ledger.unchanged_since(state, now - stall)
+        # large renewal run would otherwise read every claimed record. Nor
+        # those whose install window opened less than a stall ago, or not yet.
+        idle = runtime.ledger.unchanged_since(
+            state, now - stall, skip_install_after=now - stall
+        )
         for record in _resend_once_per_stall(
             runtime, idle, renew_certificate, stall=stall, now=now
         ):
@@ -114,7 +117,9 @@ def resend_stalled_renewals(runtime: Runtime, *, now: datetime) -> int:
 def resend_stalled_collections(runtime: Runtime, *, now: datetime) -> int:
     """Send the collect message of every collection that stalled; how many."""
     idle = runtime.ledger.unchanged_since(
-        RenewalState.SUBMITTED, now - RESEND_COLLECT_AFTER
+        RenewalState.SUBMITTED,
+        now - RESEND_COLLECT_AFTER,
+        skip_install_after=now - RESEND_COLLECT_AFTER,
     )
     collecting = [record for record in idle if record.order_status == COLLECTING]
     sent = 0

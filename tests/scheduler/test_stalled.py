@@ -13,6 +13,7 @@ import redis
 from sandbox import SandboxServer
 from scheduler.jobs import sync_orders
 from scheduler.stalled import COLLECTING, RESEND_COLLECT_AFTER
+from tests.state.ledger_steps import submit
 from tests.support.runtimes import claim_and_renew
 from tests.support.sandbox import PENDING_EV_ORG
 from tests.support.seeding import seed_certificate
@@ -102,3 +103,25 @@ def test_a_sync_reads_only_the_renewals_idle_past_their_stall(
     assert calls["mget"] == 1
     assert "get" not in calls
     assert queued_actors(redis_client) == ["renew_certificate"]
+
+
+def test_a_sync_reads_no_renewal_that_waits_for_its_install_window(
+    runtime: Runtime, tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    long_ago = NOW - timedelta(days=2)
+    opens = NOW + timedelta(days=1)
+    for number in range(50):
+        thumbprint = f"{number:040X}"
+        submit(runtime.ledger, long_ago, thumbprint, order_id=number + 1)
+        runtime.ledger.record_issued(thumbprint, certificate_id=number, now=long_ago)
+        runtime.ledger.record_install_deferred(thumbprint, until=opens, now=long_ago)
+    redis_client.config_resetstat()
+
+    before_the_window = sync_orders(runtime, now=NOW, since=None)
+    reads = redis_client.info("commandstats").get("cmdstat_hgetall", {"calls": 0})
+    # Long after the window opened, a lost collect message is sent again.
+    after_the_window = sync_orders(runtime, now=opens + timedelta(days=1), since=NOW)
+
+    assert before_the_window.resent == 0
+    assert reads["calls"] == 0
+    assert after_the_window.resent == 50

@@ -511,18 +511,32 @@ class Ledger:
         return self._records([as_text(member) for member in members])
 
     def unchanged_since(
-        self, state: RenewalState | str, before: datetime
+        self,
+        state: RenewalState | str,
+        before: datetime,
+        *,
+        skip_install_after: datetime | None = None,
     ) -> list[RenewalRecord]:
         """The records in one state last changed before ``before``, longest first.
 
         The state's set is scored by the time of the last change, so Redis
         picks them out: a look for stalled renewals reads only those, however
-        many fresh ones wait beside them.
+        many fresh ones wait beside them. With ``skip_install_after``, those
+        whose install window opens after it are left out unread as well.
         """
-        members = self._redis.zrangebyscore(
+        pipeline = self._redis.pipeline(transaction=False)
+        pipeline.zrangebyscore(
             self.state_key(RenewalState(state)), "-inf", f"({before.timestamp()!r}"
         )
-        return self._records([as_text(member) for member in members])
+        if skip_install_after is not None:
+            pipeline.zrangebyscore(
+                self.install_waiting_key, f"({skip_install_after.timestamp()!r}", "+inf"
+            )
+        members, *waiting = pipeline.execute()
+        skipped = {as_text(member) for member in waiting[0]} if waiting else set()
+        return self._records(
+            [as_text(member) for member in members if as_text(member) not in skipped]
+        )
 
     def in_flight(self, *, limit: int | None = None) -> list[RenewalRecord]:
         """Every renewal neither installed nor failed, the longest unchanged first.
