@@ -17,12 +17,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from certrenew.errors import PermanentError, TransientError
-from certrenew.inventory import CertificateEvent, Entry
+from certrenew.inventory import Entry, Installed
 from certrenew.metrics.work import count_installed
 from worker.collect import IssuedCertificate, verify_issued_chain
-from worker.hooks import HookResult, hook_environment, run_post_install_command
+from worker.hooks import hook_environment, run_post_install_command
 from worker.keys import PrivateKey
-from worker.notify import notify_install_deferred, notify_installed
+from worker.ledger import RenewalRecord
+from worker.notify import (
+    notify_install_deferred,
+    notify_installed,
+    notify_post_install_failed,
+)
 from worker.payload import ordered_names
 from worker.runtime import Runtime
 
@@ -90,15 +95,6 @@ def hold_for_install_window(
     record = runtime.ledger.record_install_deferred(thumbprint, until=opens, now=now)
     log.info("install_deferred", window_opens=opens.isoformat())
     notify_install_deferred(runtime, record, now=now)
-    runtime.source(entry.source).record_event(
-        entry.name,
-        CertificateEvent(
-            "InstallDeferred",
-            f"DigiCert issued the renewed certificate (order {record.order_id}); "
-            f"installing it waits for the install window opening "
-            f"{opens:%Y-%m-%d %H:%M} UTC",
-        ),
-    )
     raise InstallDeferred(opens)
 
 
@@ -186,18 +182,7 @@ def install_issued(
         not_after=issued.not_after.isoformat(),
         location=installed.certificate_location,
     )
-    source.record_event(
-        entry.name,
-        CertificateEvent(
-            "Renewed",
-            f"Installed the renewed certificate {issued.thumbprint}, valid until "
-            f"{issued.not_after:%Y-%m-%d}: {record.action} of DigiCert order "
-            f"{record.order_id}",
-        ),
-    )
-    _run_hook(
-        runtime, entry, issued, installed.certificate_location, installed.key_location
-    )
+    _run_hook(runtime, entry, record, issued, installed)
     return issued
 
 
@@ -238,25 +223,24 @@ def _leaf_thumbprint(chain_pem: bytes) -> str:
 def _run_hook(
     runtime: Runtime,
     entry: Entry,
+    record: RenewalRecord,
     issued: IssuedCertificate,
-    certificate_path: str,
-    key_path: str,
+    installed: Installed,
 ) -> None:
     command = runtime.settings.install.post_install_command
     if not command:
         return
-    record = runtime.ledger.get(entry.facts.thumbprint)
     result = run_post_install_command(
         command,
         environment=hook_environment(
             name=entry.name,
-            cert_path=certificate_path,
-            key_path=key_path,
+            cert_path=installed.certificate_location,
+            key_path=installed.key_location,
             common_name=entry.facts.common_name or "",
             dns_names=entry.facts.dns_names,
             old_thumbprint=entry.facts.thumbprint,
             new_thumbprint=issued.thumbprint,
-            order_id=record.order_id if record and record.order_id else "",
+            order_id=record.order_id or "",
             not_after=issued.not_after,
         ),
         timeout_seconds=runtime.settings.install.post_install_timeout_seconds,
@@ -273,20 +257,4 @@ def _run_hook(
             error=result.error,
             output_tail=result.output_tail,
         )
-        runtime.source(entry.source).record_event(
-            entry.name,
-            CertificateEvent(
-                "PostInstallCommandFailed",
-                f"The renewed certificate {issued.thumbprint} is installed, but the "
-                f"post-install command {_how_it_ended(result)}",
-                warning=True,
-            ),
-        )
-
-
-def _how_it_ended(result: HookResult) -> str:
-    if result.timed_out:
-        return "timed out; its output is in certrenew's log"
-    if result.exit_code is None:
-        return f"could not start: {result.error}"
-    return f"exited with status {result.exit_code}; its output is in certrenew's log"
+        notify_post_install_failed(runtime, record, result)

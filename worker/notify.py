@@ -30,6 +30,7 @@ import structlog
 from certrenew import __version__
 from certrenew.errors import InventoryError
 from certrenew.inventory import CertificateEvent
+from worker.hooks import HookResult
 from worker.ledger import RenewalRecord
 from worker.runtime import Runtime
 
@@ -110,6 +111,17 @@ def notify_pending_too_long(
 
 def notify_installed(runtime: Runtime, record: RenewalRecord, *, now: datetime) -> None:
     """Send ``renewal_installed``, if asked for, for a renewal just installed."""
+    _record_event(
+        runtime,
+        record,
+        CertificateEvent(
+            "Renewed",
+            f"Installed the renewed certificate {record.new_thumbprint}, valid "
+            f"until {_shown(record.new_not_after, '%Y-%m-%d')}: {record.action} of "
+            "DigiCert "
+            f"order {record.order_id}",
+        ),
+    )
     _notify(runtime, RENEWAL_INSTALLED, record, now=now)
 
 
@@ -117,7 +129,41 @@ def notify_install_deferred(
     runtime: Runtime, record: RenewalRecord, *, now: datetime
 ) -> None:
     """Send ``install_deferred``, if asked for: it waits for its install window."""
+    opens = _shown(record.install_after, "%Y-%m-%d %H:%M UTC")
+    _record_event(
+        runtime,
+        record,
+        CertificateEvent(
+            "InstallDeferred",
+            f"DigiCert issued the renewed certificate (order {record.order_id}); "
+            "installing it waits for the install window opening "
+            f"{opens}",
+        ),
+    )
     _notify(runtime, INSTALL_DEFERRED, record, now=now)
+
+
+def notify_post_install_failed(
+    runtime: Runtime, record: RenewalRecord, result: HookResult
+) -> None:
+    """The new pair is live but its post-install command failed: an event only
+    (the log has the command's output; the webhook has no such event)."""
+    if result.timed_out:
+        ended = "timed out; its output is in the log"
+    elif result.exit_code is None:
+        ended = f"could not start: {result.error}"
+    else:
+        ended = f"exited with status {result.exit_code}; its output is in the log"
+    _record_event(
+        runtime,
+        record,
+        CertificateEvent(
+            "PostInstallCommandFailed",
+            f"The renewed certificate {record.new_thumbprint} is installed, but "
+            f"the post-install command {ended}",
+            warning=True,
+        ),
+    )
 
 
 def post_event(
@@ -183,6 +229,10 @@ def _labels(runtime: Runtime, record: RenewalRecord) -> Mapping[str, str]:
 def _safe_target(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}"
+
+
+def _shown(moment: datetime | None, form: str) -> str:
+    return "?" if moment is None else moment.strftime(form)
 
 
 def _iso(moment: datetime | None) -> str | None:

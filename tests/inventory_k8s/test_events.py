@@ -3,7 +3,7 @@ the sandbox installing into the stand-in API server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from certrenew.config import InstallSettings
 from certrenew.inventory import CertificateEvent
 from sandbox import SandboxServer
 from tests.inventory_k8s.conftest import Issued, SmallCA, SourceFactory
@@ -118,15 +119,28 @@ def test_an_event_about_a_secret_that_is_gone_is_logged_and_dropped(
 
 
 @pytest.fixture
-def k8s_runtime(
+def k8s_runtimes(
     sandbox: SandboxServer, tmp_path: Path, make_source: SourceFactory
-) -> Iterator[Runtime]:
-    """A runtime renewing at the sandbox into the stand-in's Secrets."""
-    runtime = runtime_at_sandbox(sandbox, tmp_path)
-    source = make_source()
-    runtime.sources[source.label] = source
-    yield runtime
-    runtime.close()
+) -> Iterator[Callable[..., Runtime]]:
+    """Runtimes renewing at the sandbox into the stand-in's Secrets, with the
+    settings sections given."""
+    runtimes: list[Runtime] = []
+
+    def make(**sections: Any) -> Runtime:
+        runtime = runtime_at_sandbox(sandbox, tmp_path, **sections)
+        source = make_source()
+        runtime.sources[source.label] = source
+        runtimes.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in runtimes:
+        runtime.close()
+
+
+@pytest.fixture
+def k8s_runtime(k8s_runtimes: Callable[..., Runtime]) -> Runtime:
+    return k8s_runtimes()
 
 
 def seed_secret(
@@ -210,4 +224,26 @@ def test_a_renewal_waiting_for_its_window_and_one_that_failed_say_so(
     assert failure["message"] == (
         "The renewal failed for good (order_revoked): DigiCert revoked order 7. It "
         f"waits in the dead letters: certrenew dlq show {thumbprint[:12]}"
+    )
+
+
+def test_a_post_install_command_that_fails_is_a_warning_after_the_renewal(
+    api: KubernetesApiServer,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    k8s_runtimes: Callable[..., Runtime],
+) -> None:
+    runtime = k8s_runtimes(install=InstallSettings(post_install_command=["false"]))
+    thumbprint = seed_secret(api, sandbox, tmp_path, "shop")
+
+    renew_secret(runtime, "shop", thumbprint)
+
+    record = runtime.ledger.get(thumbprint)
+    assert record is not None
+    renewed, hook = api.events("web")
+    assert renewed["reason"] == "Renewed"
+    assert (hook["reason"], hook["type"]) == ("PostInstallCommandFailed", "Warning")
+    assert hook["message"] == (
+        f"The renewed certificate {record.new_thumbprint} is installed, but the "
+        "post-install command exited with status 1; its output is in the log"
     )
