@@ -192,7 +192,6 @@ class LedgerReader:
                 self.by_state(RenewalState.SUBMITTED), overdue_before=overdue_before
             )
         return PendingOrders(
-            count=int(waiting),
             oldest_submitted_at=None
             if not oldest
             else datetime.fromtimestamp(oldest[0][1], UTC),

@@ -206,7 +206,6 @@ class InstallWait:
 class PendingOrders:
     """The renewals waiting on DigiCert: what the metrics and the page show."""
 
-    count: int
     oldest_submitted_at: datetime | None
     # Submitted before the pending deadline asked about.
     overdue: int
@@ -218,7 +217,6 @@ def pending_orders_of(
     """The same, from the *submitted* records themselves."""
     since = [record.submitted_at for record in submitted if record.submitted_at]
     return PendingOrders(
-        count=len(since),
         oldest_submitted_at=min(since, default=None),
         overdue=sum(1 for moment in since if moment < overdue_before),
     )
