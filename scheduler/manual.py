@@ -15,7 +15,7 @@ from certrenew.errors import CertrenewError
 from certrenew.inventory import Entry
 from scheduler.policy import renewal_due
 from worker.actors import renew_certificate
-from worker.installation import check_install_window
+from worker.installation import WINDOW_EXPIRY_MARGIN, check_install_window
 from worker.keys import build_csr, generate_private_key
 from worker.ledger import alternative_order_id
 from worker.payload import (
@@ -131,7 +131,11 @@ def _when_installed(entry: Entry, *, now: datetime) -> str:
         return "at once"
     opens = f"{window.next_opening:%Y-%m-%d %H:%M} UTC"
     if window.expires_first:
-        return f"at once: it would expire within two days of its next window ({opens})"
+        margin = WINDOW_EXPIRY_MARGIN.days
+        return (
+            f"at once: it would expire within {margin} days of its next window "
+            f"({opens})"
+        )
     return f"when its install window opens, {opens}"
 
 

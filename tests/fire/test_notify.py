@@ -147,12 +147,7 @@ def test_installed_and_deferred_renewals_are_posted_only_when_asked_for(
     renewing: Callable[..., Runtime],
 ) -> None:
     now = datetime.now(UTC)
-    due = (now - timedelta(days=80), now + timedelta(days=10))
-    quiet, loud = (
-        seed_certificate(sandbox, tmp_path, name, common_name=f"{name}.example.com",
-                         validity=due)
-        for name in ("quiet", "loud")
-    )  # fmt: skip
+    quiet, loud = (seed_due(sandbox, tmp_path, name, now) for name in ("quiet", "loud"))
 
     claim_and_renew(renewing(), tmp_path, "quiet", quiet, now)
     posted_by_default = list(receiver.bodies)
@@ -172,7 +167,7 @@ def test_installed_and_deferred_renewals_are_posted_only_when_asked_for(
     assert body["failure_code"] is None
 
 
-def test_a_deferred_install_posts_when_its_window_opens(
+def test_a_deferred_install_is_posted_with_when_its_window_opens(
     sandbox: SandboxServer,
     tmp_path: Path,
     receiver: Receiver,
@@ -180,10 +175,7 @@ def test_a_deferred_install_posts_when_its_window_opens(
 ) -> None:
     now = datetime.now(UTC)
     opens, window = window_opening_in(timedelta(hours=3), now)
-    due = (now - timedelta(days=80), now + timedelta(days=10))
-    thumbprint = seed_certificate(
-        sandbox, tmp_path, "night", common_name="night.example.com", validity=due
-    )
+    thumbprint = seed_due(sandbox, tmp_path, "night", now)
     (tmp_path / "night.certrenew.toml").write_text(
         f'[policy]\ninstall_windows = ["{window}"]\n'
     )
@@ -213,6 +205,14 @@ def test_an_unknown_event_name_is_refused_with_the_names_there_are(
         "'renewal_pending_too_long', 'renewal_installed' or 'install_deferred' "
         "(given: 'renewal_done')"
     ]
+
+
+def seed_due(sandbox: SandboxServer, folder: Path, name: str, now: datetime) -> str:
+    """A certificate at the sandbox, due with ten days left; its thumbprint."""
+    due = (now - timedelta(days=80), now + timedelta(days=10))
+    return seed_certificate(
+        sandbox, folder, name, common_name=f"{name}.example.com", validity=due
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -161,3 +161,25 @@ def test_queueing_without_redis_is_refused_and_says_how_to_rehearse(
         result.stderr
     )
     assert "rehearse with --dry-run" in result.stderr
+
+
+def test_a_dry_run_says_a_certificate_near_expiry_would_not_wait_for_its_window(
+    world: Deployment,
+) -> None:
+    opens, window = window_opening_in(timedelta(days=3), NOW)
+    expires_tomorrow = (NOW - timedelta(days=90), NOW + timedelta(days=1))
+    seed_certificate(
+        world.sandbox, world.folder, "late", common_name="late.example.com",
+        validity=expires_tomorrow,
+    )  # fmt: skip
+    (world.folder / "late.certrenew.toml").write_text(
+        f'[policy]\ninstall_windows = ["{window}"]\n'
+    )
+
+    result = renew(world.config, "late", "--dry-run", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert rows(result)["late"]["install"] == (
+        "at once: it would expire within 2 days of its next window "
+        f"({opens:%Y-%m-%d %H:%M} UTC)"
+    )
